@@ -230,3 +230,43 @@ def rows_from_results(results: Sequence[QueryResult], query_ids: Sequence[str], 
             for s in m.segments:
                 rows.append(MatchRow(qid, rid, s.query_start, s.query_end, s.reference_start, s.reference_end, s.score))
     return rows
+
+
+@dataclass(frozen=True)
+class SimilarityMap:
+    """Sparse (or dense) frame-to-frame similarity between a query and a reference.
+
+    query_times: float64 [Nq] seconds of the query's sampled frames;
+    ref_times: float64 [Nr] seconds of the reference's sampled frames;
+    qi, ri: int64 [K] indices into query_times / ref_times of the known
+    entries; sim: float32 [K] similarity of each entry in [0, 1] (1 =
+    identical). Entries that are absent count as similarity 0. An (qi, ri)
+    pair appears at most once. flipped: the entries come from the mirrored
+    query (so every segment found on this map is a mirrored copy).
+    """
+
+    query_times: np.ndarray
+    ref_times: np.ndarray
+    qi: np.ndarray
+    ri: np.ndarray
+    sim: np.ndarray
+    flipped: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(len(self.query_times)), int(len(self.ref_times)))
+
+    def dense(self) -> np.ndarray:
+        """float32 [Nq, Nr] matrix with 0 where no entry is known."""
+        out = np.zeros(self.shape, dtype=np.float32)
+        out[self.qi, self.ri] = self.sim
+        return out
+
+    @classmethod
+    def from_dense(cls, matrix: np.ndarray, query_times: np.ndarray, ref_times: np.ndarray,
+                   threshold: float = 0.0, flipped: bool = False) -> "SimilarityMap":
+        """Keep the entries of a dense [Nq, Nr] matrix strictly above `threshold`."""
+        m = np.asarray(matrix, dtype=np.float32)
+        qi, ri = np.nonzero(m > threshold)
+        return cls(np.asarray(query_times, dtype=np.float64), np.asarray(ref_times, dtype=np.float64),
+                   qi.astype(np.int64), ri.astype(np.int64), m[qi, ri].astype(np.float32), flipped)
