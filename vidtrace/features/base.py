@@ -1,0 +1,79 @@
+"""The frame-extractor interface and its registry.
+
+An extractor turns RGB frames into one descriptor per frame plus a quality
+score. Binary extractors (kind "binary") return packed bits uint8 [N, D/8]
+compared by Hamming distance; float extractors return L2-normalised float32
+[N, D] compared by inner product. Query-side variants (mirror, crops) let a
+search find flipped or spatially embedded copies without storing more per
+indexed frame.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Sequence
+
+import numpy as np
+
+from vidtrace.errors import ConfigError
+
+FEATURES: dict[str, Callable[..., "FrameExtractor"]] = {}
+
+
+def register_extractor(name: str):
+    """Class decorator adding an extractor to FEATURES under `name`."""
+
+    def deco(cls):
+        FEATURES[name] = cls
+        cls.name = name
+        return cls
+
+    return deco
+
+
+def get_extractor(name: str, **params) -> "FrameExtractor":
+    """Build the extractor registered as `name`; unknown names list the valid ones."""
+    _load_builtin()
+    try:
+        factory = FEATURES[name]
+    except KeyError:
+        raise ConfigError(f"unknown feature extractor {name!r}; choose one of: {', '.join(sorted(FEATURES))}") from None
+    return factory(**params)
+
+
+def _load_builtin() -> None:
+    # Import for the registration side effect; kept lazy so `import vidtrace` stays light.
+    import vidtrace.features.pdq  # noqa: F401
+
+
+class FrameExtractor(ABC):
+    """Interface of a frame descriptor family.
+
+    name: registry name; kind: "binary" or "float"; dim: descriptor size in
+    bits (binary) or floats (float); min_quality: frames whose quality (0..100)
+    is below this are stored but neither indexed nor used to query.
+    """
+
+    name: str = ""
+    kind: str = "binary"
+    dim: int = 0
+    min_quality: int = 0
+
+    @abstractmethod
+    def extract(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """frames: RGB uint8 [H, W, 3] each -> (descriptors [N, ...], quality int16 [N])."""
+
+    def query_variants(self, frames: Sequence[np.ndarray], variants: Sequence[str]) -> dict[str, np.ndarray]:
+        """Descriptors of transformed versions of the frames, by variant name.
+
+        "orig" (the frames themselves, see extract) is implied and not
+        returned; other names are extractor-specific. Returns
+        {variant: descriptors [N, ...]}.
+        """
+        if set(variants) - {"orig"}:
+            raise ConfigError(f"extractor {self.name!r} supports only the 'orig' query variant")
+        return {}
+
+    def config(self) -> dict:
+        """Parameters that must match between indexing and querying."""
+        return {"name": self.name, "kind": self.kind, "dim": self.dim}

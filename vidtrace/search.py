@@ -1,0 +1,186 @@
+"""Search: per-frame kNN in the library index -> sparse similarity maps -> aligned matches.
+
+As in SSAN section 3.4 / figure 5: every sampled query frame (and its
+mirrored or cropped variants) is searched in the frame index; hits are
+grouped by reference video into a sparse query x reference similarity map;
+the best-supported pairs are shortlisted and aligned into segments.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from vidtrace.errors import ConfigError
+from vidtrace.index.base import split_keys
+from vidtrace.library import Library
+from vidtrace.pipeline import ExtractedVideo, extract_video
+from vidtrace.scoring import merge_segments, video_score
+from vidtrace.types import Match, QueryResult, SimilarityMap
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Query-time settings.
+
+    k: neighbours retrieved per query descriptor; max_distance: Hamming
+    distance (bits of 256) above which a hit is ignored; sim_scale: a hit at
+    distance d gets similarity max(0, 1 - d / sim_scale); variants: query-side
+    variants ("flip": mirrored copies, "halves": side-by-side / stacked
+    embeddings, "center": zoomed-out copies); max_candidates: reference
+    videos aligned per query; aligner: registry name and params; min_score:
+    matches below this calibrated score are not reported; query_fps:
+    sampling rate of the query (denser than the library's, so that every
+    indexed frame has a query frame close in time; None = the library's).
+    """
+
+    k: int = 64
+    max_distance: int = 76
+    sim_scale: float = 128.0
+    variants: tuple[str, ...] = ("flip", "halves", "center", "uncropped")
+    query_fps: float | None = 8.0
+    max_candidates: int = 50
+    aligner: str = "tn"
+    aligner_params: dict = field(default_factory=dict)
+    min_score: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k}")
+        if not 0 <= self.max_distance <= 256:
+            raise ConfigError(f"max_distance must be within 0..256 bits, got {self.max_distance}")
+        if self.max_candidates < 1:
+            raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ConfigError(f"min_score must be within 0..1, got {self.min_score}")
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Deduplicated kNN hits of one query: int64 [K] video ids, bool [K]
+    flipped, int64 [K] query frame indices, int64 [K] reference frame
+    indices, float32 [K] similarities in [0, 1]."""
+
+    video: np.ndarray
+    flipped: np.ndarray
+    qi: np.ndarray
+    ri: np.ndarray
+    sim: np.ndarray
+
+
+def _descriptor_rows(query: ExtractedVideo, variants: tuple[str, ...], min_quality: int):
+    """Yield (flipped, qi int64 [M], codes uint8 [M, bytes]) for every variant to search."""
+    good = np.nonzero(query.features.quality >= min_quality)[0]
+    yield False, good, query.features.descriptors[good]
+    for name in variants:
+        if name == "orig":
+            continue
+        codes = query.variants[name][good]
+        qi = good
+        if codes.ndim == 3:  # several crops per frame: [N, C, bytes]
+            qi = np.repeat(good, codes.shape[1])
+            codes = codes.reshape(-1, codes.shape[-1])
+        yield name == "flip", qi, codes
+
+
+def collect_hits(lib: Library, query: ExtractedVideo, params: SearchParams) -> Hits:
+    """kNN-search every query descriptor and keep the best similarity per
+    (video, flipped, query frame, reference frame)."""
+    index = lib.index
+    parts = []
+    min_q = lib.config.extractor().min_quality
+    for flipped, qi, codes in _descriptor_rows(query, params.variants, min_q):
+        if len(codes) == 0:
+            continue
+        dist, keys = index.search(codes, min(params.k, max(1, len(index))))
+        ok = (keys >= 0) & (dist <= params.max_distance)
+        rows, cols = np.nonzero(ok)
+        vid, ri = split_keys(keys[rows, cols])
+        sim = np.clip(1.0 - dist[rows, cols] / params.sim_scale, 0.0, 1.0).astype(np.float32)
+        parts.append((vid, np.full(len(vid), flipped), qi[rows], ri, sim))
+    if not parts:
+        e = np.zeros(0, np.int64)
+        return Hits(e, np.zeros(0, bool), e, e, np.zeros(0, np.float32))
+    vid, flp, qi, ri, sim = (np.concatenate(x) for x in zip(*parts))
+    # Keep the maximum similarity per (video, flipped, qi, ri): sort by key then by -sim.
+    order = np.lexsort((-sim, ri, qi, flp, vid))
+    vid, flp, qi, ri, sim = vid[order], flp[order], qi[order], ri[order], sim[order]
+    first = np.ones(len(vid), dtype=bool)
+    first[1:] = (vid[1:] != vid[:-1]) | (flp[1:] != flp[:-1]) | (qi[1:] != qi[:-1]) | (ri[1:] != ri[:-1])
+    return Hits(vid[first], flp[first], qi[first], ri[first], sim[first])
+
+
+def shortlist(hits: Hits, max_candidates: int) -> list[tuple[int, bool, np.ndarray]]:
+    """Rank (video, flipped) groups by support -- the sum over query frames of
+    the best similarity -- and return the top ones with their hit indices."""
+    if len(hits.video) == 0:
+        return []
+    group = hits.video * 2 + hits.flipped.astype(np.int64)
+    uniq, inv = np.unique(group, return_inverse=True)
+    # best similarity per (group, query frame)
+    gq = inv.astype(np.int64) * (int(hits.qi.max()) + 1) + hits.qi
+    order = np.lexsort((-hits.sim, gq))
+    firsts = np.ones(len(order), dtype=bool)
+    firsts[1:] = gq[order][1:] != gq[order][:-1]
+    best = order[firsts]
+    support = np.bincount(inv[best], weights=hits.sim[best], minlength=len(uniq))
+    top = np.argsort(-support, kind="stable")[:max_candidates]
+    out = []
+    for g in top:
+        members = np.nonzero(inv == g)[0]
+        out.append((int(uniq[g] // 2), bool(uniq[g] % 2), members))
+    return out
+
+
+def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams | None = None) -> QueryResult:
+    """Find every indexed video holding a copy of some of the query's footage."""
+    from vidtrace.align import get_aligner
+
+    params = params or SearchParams()
+    aligner = get_aligner(params.aligner, **params.aligner_params)
+    hits = collect_hits(lib, query, params)
+    qtimes = query.features.timestamps
+    per_video: dict[int, list] = {}
+    for vid, flipped, members in shortlist(hits, params.max_candidates):
+        rtimes = lib.frame_times(vid)
+        smap = SimilarityMap(qtimes, rtimes, hits.qi[members], hits.ri[members], hits.sim[members], flipped)
+        segs = aligner.align(smap)
+        if flipped:
+            segs = [_as_flipped(s) for s in segs]
+        per_video.setdefault(vid, []).extend(segs)
+    matches = []
+    for vid, segs in per_video.items():
+        segs = merge_segments(segs)
+        segs = [s for s in segs if s.score >= params.min_score]
+        if not segs:
+            continue
+        rec = lib.video(vid)
+        if rec is None:
+            continue
+        matches.append(Match(rec.path, vid, video_score(segs), tuple(segs)))
+    matches.sort(key=lambda m: (-m.score, m.reference_id))
+    return QueryResult(query.info.path, query.info.duration, tuple(matches))
+
+
+def _as_flipped(seg):
+    return replace(seg, flipped=True)
+
+
+def search_file(lib: Library, path: str | os.PathLike, params: SearchParams | None = None) -> QueryResult:
+    """Decode and describe `path` with the library's configuration, then search."""
+    params = params or SearchParams()
+    opts = lib.config.decode_options()
+    if params.query_fps:
+        opts = replace(opts, fps=max(params.query_fps, opts.fps))
+    query = extract_video(path, lib.config.extractor(), opts,
+                          variants=tuple(v for v in params.variants if v != "orig"))
+    return search_extracted(lib, query, params)
+
+
+def timed_search_file(lib: Library, path: str, params: SearchParams | None = None) -> tuple[QueryResult, float]:
+    t0 = time.perf_counter()
+    res = search_file(lib, path, params)
+    return res, time.perf_counter() - t0
