@@ -18,6 +18,17 @@ def test_compose_chains_time_mappings_back_to_the_original():
     check_record(clip, out, rec)
 
 
+def test_flips_are_tracked_into_segments():
+    clip = make_clip()
+    _, rec = vt.Compose((vt.HorizontalFlip(), vt.Reverse()))(clip)
+    assert rec.flipped
+    (seg,) = rec.segments()
+    assert seg.flipped and seg.reversed and seg.to_segment().flipped
+    _, rec = vt.Compose((vt.HorizontalFlip(), vt.RandomApply(vt.HorizontalFlip(), p=1.0)))(clip)
+    assert not rec.flipped and not rec.segments()[0].flipped
+    assert not vt.Rotate()(clip, 0)[1].flipped
+
+
 def test_reverse_twice_is_identity_in_time():
     clip = make_clip()
     out, rec = vt.Compose((vt.Reverse(), vt.Reverse()))(clip)

@@ -58,12 +58,16 @@ def _video_frame(array: np.ndarray):
 
 def resize(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear (swscale) resize of every frame to [height, width]."""
+    from av.video.reformatter import VideoReformatter
+
     t, h, w, _ = frames.shape
     if (h, w) == (height, width):
         return frames.copy()
     out = np.empty((t, height, width, 3), dtype=np.uint8)
+    scaler = VideoReformatter()  # one instance keeps its swscale context across frames
     for i in range(t):
-        out[i] = _video_frame(frames[i]).reformat(width=width, height=height, interpolation="BILINEAR").to_ndarray()
+        out[i] = scaler.reformat(_video_frame(frames[i]), width=width, height=height,
+                                 interpolation="BILINEAR").to_ndarray()
     return out
 
 
@@ -102,7 +106,8 @@ def encode_decode(frames: np.ndarray, codec: str, decoder: str, pix_fmt: str, fp
                   options: dict[str, str] | None = None) -> np.ndarray:
     """Encode the frames with FFmpeg encoder `codec` in memory and decode
     them back with `decoder`; returns uint8 [T, H, W, 3]. Odd sizes are
-    edge-padded to even for the encoder and cropped back."""
+    edge-padded to even for the encoder and cropped back. The encoder runs
+    single-threaded so the result does not depend on the machine's cores."""
     import av
 
     t, h, w, _ = frames.shape
@@ -112,6 +117,7 @@ def encode_decode(frames: np.ndarray, codec: str, decoder: str, pix_fmt: str, fp
     enc = av.CodecContext.create(codec, "w")
     enc.width, enc.height = w + pw, h + ph
     enc.pix_fmt = pix_fmt
+    enc.thread_count = 1  # threaded encoders cut slices per thread: output would depend on the machine
     enc.framerate = rate
     enc.time_base = 1 / rate
     if bit_rate is not None:

@@ -164,7 +164,7 @@ class MappedSegment:
     output [output_start, output_end) and source [source_start, source_end)
     in seconds, start < end on both axes; source: index of the source clip
     (0 unless several sources were spliced); reversed: the source plays
-    backwards in the output.
+    backwards in the output; flipped: the output is mirrored left-right.
     """
 
     source: int
@@ -173,11 +173,12 @@ class MappedSegment:
     source_start: float
     source_end: float
     reversed: bool = False
+    flipped: bool = False
 
     def to_segment(self, score: float = 1.0) -> Segment:
         """The same interval pair as a vidtrace Segment (query = output, reference = source)."""
         return Segment(self.output_start, self.output_end, self.source_start, self.source_end,
-                       score, reversed=self.reversed)
+                       score, reversed=self.reversed, flipped=self.flipped)
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,13 @@ class TransformRecord:
         )
 
     @property
+    def flipped(self) -> bool:
+        """True when the output is mirrored left-right relative to the source:
+        an odd number of records in this tree have ``params["mirrored"]``."""
+        count = int(bool(self.params.get("mirrored", False))) + sum(c.flipped for c in self.children)
+        return count % 2 == 1
+
+    @property
     def is_identity_in_time(self) -> bool:
         """True when output frame k is input frame k at the same time (to 1 ns), for every k."""
         n = len(self.source_index)
@@ -284,6 +292,7 @@ class TransformRecord:
         starts = np.flatnonzero(np.concatenate([[True], ~joined]))
         ends = np.concatenate([starts[1:], [n]])
         result = []
+        flipped = self.flipped
         for a, b in zip(starts, ends):
             if not valid[a]:
                 continue
@@ -297,6 +306,7 @@ class TransformRecord:
                 source_start=float(run_t.min()),
                 source_end=float(run_t.max() + step),
                 reversed=bool(run_t[-1] < run_t[0]),
+                flipped=flipped,
             ))
         return tuple(result)
 

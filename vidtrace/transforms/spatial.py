@@ -72,7 +72,11 @@ class ResizedCrop(FrameTransform):
 @register("hflip", "spatial")
 @dataclass(frozen=True)
 class HorizontalFlip(FrameTransform):
-    """Mirror every frame left to right."""
+    """Mirror every frame left to right (the record's params say
+    ``mirrored: True``, which makes ``record.flipped`` true)."""
+
+    def sample(self, clip: Clip, rng: np.random.Generator) -> dict[str, Any]:
+        return {"mirrored": True}
 
     def render(self, frames: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         return np.ascontiguousarray(frames[:, :, ::-1])
