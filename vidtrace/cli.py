@@ -99,7 +99,8 @@ def cmd_index(args) -> int:
                   f"feature={lib.config.feature['name']}, index={lib.config.index['name']})", file=sys.stderr)
         bar = Progress(len(paths), enabled=not args.quiet)
         t0 = time.perf_counter()
-        results = lib.index_files(paths, on_result=lambda r: bar.step(f"{r.status:8s} {os.path.basename(r.path)}"))
+        results = lib.index_files(paths, workers=args.workers,
+                                  on_result=lambda r: bar.step(f"{r.status:8s} {os.path.basename(r.path)}"))
         wall = time.perf_counter() - t0
         stats = lib.stats()
     indexed = [r for r in results if r.status == "indexed"]
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--fps", type=_positive_float, default=2.0, help="frames sampled per second (default 2)")
         p.add_argument("--feature", default="pdq", help="frame descriptor (default: pdq)")
         p.add_argument("--min-quality", type=int, default=50, help="PDQ quality under which frames are not searched")
-        p.add_argument("--max-size", type=int, default=512, help="frames are resized to this longest side (px)")
+        p.add_argument("--max-size", type=int, default=256, help="frames are resized to this longest side (px)")
 
     p = sub.add_parser("index", help="index video files or folders (recursively) into a library")
     p.add_argument("paths", nargs="+", help="video files or folders")
@@ -228,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_feature_options(p)
     p.add_argument("--index", default="flat", help="index type: flat (exact, default) or hnsw (approximate)")
     p.add_argument("--keyframes", default="uniform", help="keyframe selector: uniform (default) or change")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="files decoded in parallel (default: min(2, CPUs))")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="list skipped files")
     p.set_defaults(func=cmd_index)

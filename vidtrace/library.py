@@ -81,7 +81,7 @@ class LibraryConfig:
 
     feature: dict = field(default_factory=lambda: {"name": "pdq", "min_quality": 50})
     fps: float = 2.0
-    max_size: int = 512
+    max_size: int = 256
     keyframes: dict = field(default_factory=lambda: {"name": "uniform"})
     index: dict = field(default_factory=lambda: {"name": "flat"})
     index_variants: tuple = ("uncropped", "vcrop", "hcrop")
@@ -511,16 +511,28 @@ class Library:
         return n
 
     def index_files(self, paths: Iterable[str], *, on_result: Callable[[IndexOutcome], None] | None = None,
-                    save_every_s: float = 20.0) -> list[IndexOutcome]:
-        """Index files one by one; failures are reported and the batch goes on."""
+                    save_every_s: float = 20.0, workers: int = 1) -> list[IndexOutcome]:
+        """Index files; failures are reported and the batch goes on.
+
+        workers > 1 decodes and describes that many files at once in worker
+        processes; the database is written by this process only, in input order.
+        """
         from vidtrace.decode import file_sha256
-        from vidtrace.pipeline import extract_video
 
         self._require_writable()
-        extractor = self.config.extractor()
-        opts = self.config.decode_options()
-        results = []
-        try:
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        results: list[IndexOutcome] = []
+
+        def emit(out: IndexOutcome) -> None:
+            results.append(out)
+            if on_result:
+                on_result(out)
+            self.maybe_save(save_every_s)
+
+        def jobs():
+            """Yield (path, abspath, sha, size) of files to extract; emit skips and early failures."""
+            pending: dict[str, str] = {}
             for p in paths:
                 t0 = time.perf_counter()
                 apath = os.path.abspath(p)
@@ -531,25 +543,69 @@ class Library:
                     if size == 0:
                         raise VideoError(p, "empty file (0 bytes)")
                     sha = file_sha256(apath)
-                    known = self.by_sha(sha)
-                    if known is not None:
-                        note = "already indexed" if known.path == apath else f"same content already indexed as {known.path}"
-                        out = IndexOutcome(p, "skipped", note, known.id, known.duration, known.n_frames,
-                                           time.perf_counter() - t0)
-                    else:
-                        ev = extract_video(apath, extractor, opts, variants=self.config.index_variants)
-                        vid = self.add_video(apath, sha, size, ev.info, ev.features, ev.variants)
-                        out = IndexOutcome(p, "indexed", "", vid, ev.info.duration, len(ev.features),
-                                           time.perf_counter() - t0)
                 except VideoError as exc:
-                    out = IndexOutcome(p, "failed", exc.problem, seconds=time.perf_counter() - t0)
-                except (OSError, MemoryError) as exc:
-                    out = IndexOutcome(p, "failed", f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
-                results.append(out)
-                if on_result:
-                    on_result(out)
-                self.maybe_save(save_every_s)
+                    emit(IndexOutcome(p, "failed", exc.problem, seconds=time.perf_counter() - t0))
+                    continue
+                except OSError as exc:
+                    emit(IndexOutcome(p, "failed", f"cannot read ({exc.strerror or exc})",
+                                      seconds=time.perf_counter() - t0))
+                    continue
+                known = self.by_sha(sha)
+                if known is not None or sha in pending:
+                    where = known.path if known is not None else pending[sha]
+                    note = "already indexed" if where == apath else f"same content already indexed as {where}"
+                    emit(IndexOutcome(p, "skipped", note, known.id if known else None,
+                                      known.duration if known else 0.0, known.n_frames if known else 0,
+                                      time.perf_counter() - t0))
+                    continue
+                pending[sha] = apath
+                yield p, apath, sha, size
+
+        def finish(job, extracted, t0: float) -> None:
+            p, apath, sha, size = job
+            if isinstance(extracted, str):
+                emit(IndexOutcome(p, "failed", extracted, seconds=time.perf_counter() - t0))
+                return
+            vid = self.add_video(apath, sha, size, extracted.info, extracted.features, extracted.variants)
+            emit(IndexOutcome(p, "indexed", "", vid, extracted.info.duration, len(extracted.features),
+                              time.perf_counter() - t0))
+
+        config = asdict(self.config)
+        try:
+            if workers == 1:
+                for job in jobs():
+                    t0 = time.perf_counter()
+                    finish(job, _extract_job(job[1], config), t0)
+            else:
+                import multiprocessing
+                from collections import deque
+                from concurrent.futures import ProcessPoolExecutor
+
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    inflight: deque = deque()
+                    for job in jobs():
+                        inflight.append((job, pool.submit(_extract_job, job[1], config), time.perf_counter()))
+                        while len(inflight) >= 2 * workers:
+                            j, fut, t0 = inflight.popleft()
+                            finish(j, fut.result(), t0)
+                    while inflight:
+                        j, fut, t0 = inflight.popleft()
+                        finish(j, fut.result(), t0)
         finally:
             if self._dirty:
                 self.save_index()
         return results
+
+
+def _extract_job(path: str, config: dict):
+    """Decode and describe one file (runs in a worker process): an
+    ExtractedVideo, or the problem as a string when the file is unusable."""
+    from vidtrace.pipeline import extract_video
+
+    cfg = LibraryConfig(**config)
+    try:
+        return extract_video(path, cfg.extractor(), cfg.decode_options(), variants=cfg.index_variants)
+    except VideoError as exc:
+        return exc.problem
+    except (OSError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"

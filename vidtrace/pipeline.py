@@ -42,8 +42,8 @@ def extract_video(path: str | os.PathLike, extractor: FrameExtractor, opts: Deco
     def flush() -> None:
         if not buf:
             return
-        d, q = extractor.extract(buf)
-        for k, v in extractor.query_variants(buf, variants).items():
+        d, q, var = extractor.describe(buf, variants)
+        for k, v in var.items():
             var_parts.setdefault(k, []).append(v)
         descs.append(d)
         quals.append(q)

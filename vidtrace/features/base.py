@@ -74,6 +74,12 @@ class FrameExtractor(ABC):
             raise ConfigError(f"extractor {self.name!r} supports only the 'orig' query variant")
         return {}
 
+    def describe(self, frames: Sequence[np.ndarray], variants: Sequence[str] = ()
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """extract() and query_variants() in one pass: (descriptors, quality, {variant: descriptors})."""
+        desc, quality = self.extract(frames)
+        return desc, quality, self.query_variants(frames, variants) if variants else {}
+
     def config(self) -> dict:
         """Parameters that must match between indexing and querying."""
         return {"name": self.name, "kind": self.kind, "dim": self.dim}

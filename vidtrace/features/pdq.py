@@ -41,10 +41,12 @@ def crop_borders(rgb: np.ndarray, dark: float = 24.0, min_keep: float = 0.5) -> 
     runs are cropped unless that would keep less than `min_keep` of the side.
     Returns a view of `rgb` (no copy, the input is not modified).
     """
-    luma = rgb.mean(axis=2, dtype=np.float32) if rgb.ndim == 3 else rgb.astype(np.float32)
-    h, w = luma.shape
-    rows = (luma.mean(axis=1) < dark) & (luma.max(axis=1) < 2 * dark)
-    cols = (luma.mean(axis=0) < dark) & (luma.max(axis=0) < 2 * dark)
+    h, w = rgb.shape[:2]
+    # The green channel stands in for luminance; every other pixel along each line is enough.
+    g = rgb[..., 1] if rgb.ndim == 3 else rgb
+    g_rows, g_cols = g[:, ::2], g[::2, :]
+    rows = (g_rows.mean(axis=1) < dark) & (g_rows.max(axis=1) < 2 * dark)
+    cols = (g_cols.mean(axis=0) < dark) & (g_cols.max(axis=0) < 2 * dark)
 
     def span(bar: np.ndarray, n: int) -> tuple[int, int]:
         content = np.nonzero(~bar)[0]
@@ -103,26 +105,34 @@ class PDQExtractor(FrameExtractor):
         return {**super().config(), "borders": self.borders}
 
     def extract(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        import pdqhash
+        desc, quality, _ = self.describe(frames)
+        return desc, quality
 
-        out = np.zeros((len(frames), 32), dtype=np.uint8)
-        quality = np.zeros(len(frames), dtype=np.int16)
-        for i, rgb in enumerate(frames):
-            bits, q = pdqhash.compute(self._prep(rgb))
-            out[i] = pack_bits(bits)
-            quality[i] = q
-        return out, quality
-
-    def query_variants(self, frames: Sequence[np.ndarray], variants: Sequence[str]) -> dict[str, np.ndarray]:
+    def describe(self, frames, variants=()):
         import pdqhash
 
         unknown = set(variants) - set(PDQ_VARIANTS)
         if unknown:
             raise ConfigError(f"unknown pdq query variant(s) {sorted(unknown)}; choose from {', '.join(PDQ_VARIANTS)}")
+        desc = np.zeros((len(frames), 32), dtype=np.uint8)
+        quality = np.zeros(len(frames), dtype=np.int16)
+        prepped = []
+        for i, raw in enumerate(frames):
+            rgb = self._prep(raw)
+            bits, q = pdqhash.compute(rgb)
+            desc[i], quality[i] = pack_bits(bits), q
+            prepped.append((raw, rgb))
+        return desc, quality, self._variants(prepped, variants)
+
+    def query_variants(self, frames: Sequence[np.ndarray], variants: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.describe(frames, variants)[2]
+
+    def _variants(self, prepped, variants) -> dict[str, np.ndarray]:
+        import pdqhash
+
         want = set(variants) - {"orig"}
         out: dict[str, list[np.ndarray]] = {v: [] for v in want}
-        for raw in frames:
-            rgb = self._prep(raw)
+        for raw, rgb in prepped:
             if "uncropped" in want:
                 out["uncropped"].append(pack_bits(pdqhash.compute(np.ascontiguousarray(raw, dtype=np.uint8))[0]))
             if "flip" in want:
