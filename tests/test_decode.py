@@ -101,3 +101,30 @@ def test_truncated_file_is_reported(tmp_path):
     assert str(p) in str(err.value)
     # A caller that accepts partial input gets what decodes.
     assert list(iter_frames(p, DecodeOptions(strict=False)))
+
+
+def test_generated_containers(good_synth_video, synth_video_clips):
+    name, path = good_synth_video
+    src = synth_video_clips[name]
+    frames = list(iter_frames(path, DecodeOptions(fps=None, max_size=0)))
+    assert len(frames) == len(src)
+    t = np.array([f.timestamp for f in frames])
+    tol = 0.011 if name == "gif" else 0.002  # GIF stores 1/100 s delays
+    assert np.allclose(t, src.timestamps - src.timestamps[0], atol=tol)
+    h, w = src.frames.shape[1:3]
+    expect = (w, h) if name == "rotated_mp4" else (h, w)  # 90-degree display rotation swaps the sides
+    assert frames[0].rgb.shape[:2] == expect
+
+
+def test_generated_rotation_upright(synth_videos, synth_video_clips):
+    src = synth_video_clips["rotated_mp4"].frames[0].astype(float)
+    (first,) = list(iter_frames(synth_videos["rotated_mp4"], DecodeOptions(fps=None, max_size=0)))[:1]
+    upright = np.rot90(src, k=-1)  # clockwise
+    assert np.abs(first.rgb.astype(float) - upright).mean() < 12
+
+
+def test_generated_bad_files(bad_synth_video):
+    name, path = bad_synth_video
+    with pytest.raises(VideoError) as err:
+        list(iter_frames(path))
+    assert str(path) in str(err.value)

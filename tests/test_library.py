@@ -176,7 +176,8 @@ def test_kill_mid_indexing_then_resume(tmp_path, corpus, kill_after):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = _count_videos(db)
-    assert before < len(corpus) or not killed
+    assert killed, "indexing finished before it could be killed; use more or longer videos"
+    assert kill_after <= before < len(corpus)
     with Library.open(db, writable=True) as lib:
         assert lib.check() == []
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

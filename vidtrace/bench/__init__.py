@@ -1,0 +1,1 @@
+"""Benchmarks built from real footage: source families, the generator and the runner."""
