@@ -84,9 +84,11 @@ class LibraryConfig:
     max_size: int = 256
     keyframes: dict = field(default_factory=lambda: {"name": "uniform"})
     index: dict = field(default_factory=lambda: {"name": "flat"})
-    index_variants: tuple = ("uncropped", "vcrop", "hcrop")
+    index_variants: tuple | None = None  # None: the extractor's suggestion
 
     def __post_init__(self) -> None:
+        if self.index_variants is None:
+            object.__setattr__(self, "index_variants", tuple(self.extractor().index_variant_names))
         object.__setattr__(self, "index_variants", tuple(self.index_variants))
 
     def extractor(self):
@@ -195,9 +197,12 @@ class Library:
             raise LibraryError(f"{root}: directory is not empty and is not a vidtrace library; refusing to use it")
         config = config or LibraryConfig()
         # Validate the configuration before writing anything.
-        config.extractor()
+        ext = config.extractor()
         config.selector()
-        get_index(config.index["name"], 256, **{k: v for k, v in config.index.items() if k != "name"})
+        get_index(config.index["name"], ext.index_dim, ext.kind, **{k: v for k, v in config.index.items() if k != "name"})
+        unknown = set(config.index_variants) - set(ext.query_variant_names)
+        if unknown:
+            raise ConfigError(f"feature {ext.name!r} has no variant(s) {sorted(unknown)} to index")
         if not (config.fps and config.fps > 0):
             raise ConfigError(f"sampling fps must be > 0, got {config.fps!r}")
         root.mkdir(parents=True, exist_ok=True)
@@ -264,7 +269,8 @@ class Library:
     # ------------------------------------------------------------------ index file
     def _new_index(self) -> IndexBackend:
         params = {k: v for k, v in self.config.index.items() if k != "name"}
-        return get_index(self.config.index["name"], self.config.extractor().dim, **params)
+        ext = self.config.extractor()
+        return get_index(self.config.index["name"], ext.index_dim, ext.kind, **params)
 
     def _load_index_file(self) -> tuple[IndexBackend, set[int]] | None:
         path = self.root / INDEX_NAME
@@ -282,7 +288,7 @@ class Library:
             off += 8 * n_ids
             params = {k: v for k, v in self.config.index.items() if k != "name"}
             cls = type(self._new_index())
-            index = cls.from_bytes(data[off:], self.config.extractor().dim, **params)
+            index = cls.from_bytes(data[off:], self.config.extractor().index_dim, **params)
             return index, set(int(i) for i in ids)
         except Exception:
             # A damaged cache is rebuilt from the database, never trusted.
@@ -318,28 +324,33 @@ class Library:
 
     def _searchable(self, video_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys int64 [n], codes uint8 [n, bytes]) of a video's searchable descriptors."""
-        min_q = self.config.extractor().min_quality
+        ext = self.config.extractor()
         rows = self._conn.execute(
             "SELECT idx, descriptor, variants FROM frames WHERE video_id = ? AND quality >= ? ORDER BY idx",
-            (video_id, min_q)).fetchall()
-        nbytes = self.config.extractor().dim // 8
-        nvar = len(self.config.index_variants)
+            (video_id, ext.min_quality)).fetchall()
         idx = np.array([r[0] for r in rows], dtype=np.int64)
-        codes = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8).reshape(len(rows), nbytes)
-        var = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint8).reshape(len(rows), nvar, nbytes)
-        return self._entries(video_id, idx, codes, var)
+        desc = self._decode_rows([r[1] for r in rows])
+        nvar = len(self.config.index_variants)
+        var = self._decode_rows([r[2] for r in rows]).reshape(len(rows), nvar, -1) if nvar else \
+            np.zeros((len(rows), 0) + desc.shape[1:], desc.dtype)
+        return self._entries(video_id, idx, desc, var)
 
-    def _entries(self, video_id: int, idx: np.ndarray, codes: np.ndarray, var: np.ndarray):
-        """Index entries of frames idx [n]: the codes [n, bytes] under variant 0,
-        and each variant [n, V, bytes] under 1..V where it differs from the code."""
-        from vidtrace.features.pdq import hamming
+    def _decode_rows(self, blobs: list[bytes]) -> np.ndarray:
+        """Stored descriptor blobs -> array [n, ...] of the extractor's dtype."""
+        dtype = self.config.extractor().dtype
+        return np.frombuffer(b"".join(blobs), dtype=dtype).reshape(len(blobs), -1)
 
+    def _entries(self, video_id: int, idx: np.ndarray, desc: np.ndarray, var: np.ndarray):
+        """Index entries of frames idx [n]: the frames' index vectors under
+        variant 0 and each stored variant [n, V, ...] under 1..V where it
+        differs noticeably from the frame's own descriptor."""
+        ext = self.config.extractor()
         keys = [make_keys(video_id, idx, 0)]
-        out = [codes]
+        out = [ext.index_vectors(desc)]
         for v in range(var.shape[1]):
-            differs = hamming(var[:, v], codes) > 8
+            differs = ext.rowwise_similarity(var[:, v], desc) < 0.95
             keys.append(make_keys(video_id, idx[differs], v + 1))
-            out.append(var[differs, v])
+            out.append(ext.index_vectors(var[differs, v]))
         return np.concatenate(keys), np.concatenate(out)
 
     def _recover(self) -> None:
@@ -414,8 +425,7 @@ class Library:
                                   (int(video_id),)).fetchall()
         ext = self.config.extractor()
         return FrameFeatures(ext.name, ext.kind, np.array([r[0] for r in rows], np.float64),
-                             np.array([r[1] for r in rows], np.int16),
-                             np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(len(rows), -1))
+                             np.array([r[1] for r in rows], np.int16), self._decode_rows([r[2] for r in rows]))
 
     def stats(self) -> dict:
         n_videos, n_frames, n_indexed, dur = self._conn.execute(
@@ -469,7 +479,7 @@ class Library:
             kept_idx = np.nonzero(keep)[0]
             names = self.config.index_variants
             var = np.stack([np.asarray(variants[n]) for n in names], axis=1) if names else \
-                np.zeros((len(feats), 0, feats.descriptors.shape[1]), np.uint8)
+                np.zeros((len(feats), 0) + feats.descriptors.shape[1:], feats.descriptors.dtype)
             self._conn.executemany(
                 "INSERT INTO frames(video_id, idx, timestamp, quality, descriptor, variants) VALUES (?, ?, ?, ?, ?, ?)",
                 [(vid, j, float(feats.timestamps[i]), int(feats.quality[i]), feats.descriptors[i].tobytes(),

@@ -28,7 +28,8 @@ class SearchParams:
 
     k: neighbours retrieved per query descriptor; max_distance: Hamming
     distance (bits of 256) above which a hit is ignored; sim_scale: a hit at
-    distance d gets similarity max(0, 1 - d / sim_scale); variants: query-side
+    distance d gets similarity max(0, 1 - d / sim_scale); min_sim: for float
+    descriptors, the inner product under which a hit is ignored; variants: query-side
     variants ("flip": mirrored copies, "halves": side-by-side / stacked
     embeddings, "center": zoomed-out copies); max_candidates: reference
     videos aligned per query; aligner: registry name and params; min_score:
@@ -40,6 +41,7 @@ class SearchParams:
     k: int = 64
     max_distance: int = 76
     sim_scale: float = 128.0
+    min_sim: float = 0.5
     variants: tuple[str, ...] = ("flip", "halves", "center", "uncropped")
     query_fps: float | None = 8.0
     max_candidates: int = 50
@@ -86,20 +88,30 @@ def _descriptor_rows(query: ExtractedVideo, variants: tuple[str, ...], min_quali
         yield name == "flip", qi, codes
 
 
+def usable_variants(extractor, params: "SearchParams") -> tuple[str, ...]:
+    """The requested query variants the extractor can compute ("orig" excluded)."""
+    return tuple(v for v in params.variants if v != "orig" and v in extractor.query_variant_names)
+
+
 def collect_hits(lib: Library, query: ExtractedVideo, params: SearchParams) -> Hits:
     """kNN-search every query descriptor and keep the best similarity per
     (video, flipped, query frame, reference frame)."""
     index = lib.index
     parts = []
-    min_q = lib.config.extractor().min_quality
-    for flipped, qi, codes in _descriptor_rows(query, params.variants, min_q):
+    ext = lib.config.extractor()
+    for flipped, qi, codes in _descriptor_rows(query, usable_variants(ext, params), ext.min_quality):
         if len(codes) == 0:
             continue
-        dist, keys = index.search(codes, min(params.k, max(1, len(index))))
-        ok = (keys >= 0) & (dist <= params.max_distance)
+        dist, keys = index.search(ext.index_vectors(codes), min(params.k, max(1, len(index))))
+        if index.metric == "hamming":
+            ok = (keys >= 0) & (dist <= params.max_distance)
+            sim_all = 1.0 - dist / params.sim_scale
+        else:
+            ok = (keys >= 0) & (dist >= params.min_sim)
+            sim_all = dist
         rows, cols = np.nonzero(ok)
         vid, ri = split_keys(keys[rows, cols])
-        sim = np.clip(1.0 - dist[rows, cols] / params.sim_scale, 0.0, 1.0).astype(np.float32)
+        sim = np.clip(sim_all[rows, cols], 0.0, 1.0).astype(np.float32)
         parts.append((vid, np.full(len(vid), flipped), qi[rows], ri, sim))
     if not parts:
         e = np.zeros(0, np.int64)
@@ -175,8 +187,8 @@ def search_file(lib: Library, path: str | os.PathLike, params: SearchParams | No
     opts = lib.config.decode_options()
     if params.query_fps:
         opts = replace(opts, fps=max(params.query_fps, opts.fps))
-    query = extract_video(path, lib.config.extractor(), opts,
-                          variants=tuple(v for v in params.variants if v != "orig"))
+    ext = lib.config.extractor()
+    query = extract_video(path, ext, opts, variants=usable_variants(ext, params))
     return search_extracted(lib, query, params)
 
 

@@ -58,6 +58,49 @@ class FrameExtractor(ABC):
     kind: str = "binary"
     dim: int = 0
     min_quality: int = 0
+    # Query-side variants this extractor can compute (see query_variants), and
+    # the extra descriptors per frame it suggests storing in the index.
+    query_variant_names: tuple[str, ...] = ("orig",)
+    index_variant_names: tuple[str, ...] = ()
+
+    @property
+    def dtype(self):
+        """numpy dtype of stored descriptors: uint8 packed bits or float32."""
+        return np.uint8 if self.kind == "binary" else np.float32
+
+    def index_vectors(self, desc: np.ndarray) -> np.ndarray:
+        """What goes into the kNN index per frame: uint8 [N, index_dim/8]
+        (binary) or float32 [N, index_dim] L2-normalised (float). Default:
+        the descriptors themselves; region extractors pool their regions."""
+        return desc
+
+    @property
+    def index_dim(self) -> int:
+        """Bits (binary) or floats (float) per index vector."""
+        return self.dim
+
+    def rowwise_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Similarity of a[i] and b[i] for each i: float32 [N] (same scale as similarity)."""
+        if self.kind == "binary":
+            from vidtrace.features.pdq import hamming
+
+            return np.clip(1.0 - hamming(a, b) / (self.dim / 2), 0.0, 1.0).astype(np.float32)
+        a2 = np.asarray(self.index_vectors(a), np.float32)
+        b2 = np.asarray(self.index_vectors(b), np.float32)
+        return np.clip((a2 * b2).sum(axis=1), 0.0, 1.0).astype(np.float32)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Pairwise similarity in [0, 1] of descriptor sets a [Na, ...] and b [Nb, ...] -> float32 [Na, Nb].
+
+        Default: Hamming 1 - d / (bits / 2) for binary, clipped inner product for float."""
+        if self.kind == "binary":
+            from vidtrace.features.pdq import hamming
+
+            d = hamming(a[:, None, :], b[None, :, :])
+            return np.clip(1.0 - d / (self.dim / 2), 0.0, 1.0).astype(np.float32)
+        a2 = np.asarray(self.index_vectors(a), np.float32)
+        b2 = np.asarray(self.index_vectors(b), np.float32)
+        return np.clip(a2 @ b2.T, 0.0, 1.0).astype(np.float32)
 
     @abstractmethod
     def extract(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

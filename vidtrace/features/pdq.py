@@ -90,6 +90,8 @@ class PDQExtractor(FrameExtractor):
 
     kind = "binary"
     dim = 256
+    query_variant_names = PDQ_VARIANTS
+    index_variant_names = ("uncropped", "vcrop", "hcrop")
 
     def __init__(self, min_quality: int = 50, borders: bool = True):
         if not 0 <= int(min_quality) <= 100:

@@ -52,15 +52,20 @@ def register_index(name: str):
     return deco
 
 
-def get_index(name: str, dim_bits: int, **params) -> "IndexBackend":
-    """A new, empty backend of type `name` for `dim_bits`-bit codes."""
+def get_index(name: str, dim: int, kind: str = "binary", **params) -> "IndexBackend":
+    """A new, empty backend of type `name` ("flat" exact, "hnsw" approximate)
+    for `dim`-bit binary codes (kind "binary", Hamming distance) or
+    `dim`-float L2-normalised vectors (kind "float", inner product)."""
     import vidtrace.index.faiss_binary  # noqa: F401  (registers the built-in backends)
+    import vidtrace.index.faiss_float  # noqa: F401
 
+    key = name if kind == "binary" else f"{name}-ip"
     try:
-        factory = INDEXES[name]
+        factory = INDEXES[key]
     except KeyError:
-        raise ConfigError(f"unknown index type {name!r}; choose one of: {', '.join(sorted(INDEXES))}") from None
-    return factory(dim_bits=dim_bits, **params)
+        names = sorted(n for n in INDEXES if not n.endswith("-ip"))
+        raise ConfigError(f"unknown index type {name!r}; choose one of: {', '.join(names)}") from None
+    return factory(dim, **params)
 
 
 class IndexBackend(ABC):
@@ -74,6 +79,7 @@ class IndexBackend(ABC):
     name: str = ""
     exact: bool = True
     supports_remove: bool = True
+    metric: str = "hamming"  # "hamming": smaller is closer; "ip": inner product, larger is closer
 
     @abstractmethod
     def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
@@ -85,7 +91,8 @@ class IndexBackend(ABC):
 
     @abstractmethod
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """codes uint8 [M, bytes] -> (distances int32 [M, k], keys int64 [M, k]; -1 = none)."""
+        """codes [M, ...] -> (distances int32 [M, k] (hamming) or similarities
+        float32 [M, k] (ip), keys int64 [M, k]; -1 = none)."""
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -95,7 +102,7 @@ class IndexBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def from_bytes(cls, data: bytes, dim_bits: int, **params) -> "IndexBackend": ...
+    def from_bytes(cls, data: bytes, dim: int, **params) -> "IndexBackend": ...
 
     def params(self) -> dict:
         """Construction parameters, stored with the library."""

@@ -14,8 +14,21 @@ def _faiss():
     return faiss
 
 
+def remove_video_ranges(index, video_ids) -> int:
+    """Remove every key of the given videos from a faiss id-mapped index."""
+    from vidtrace.index.base import FRAME_BITS
+
+    faiss = _faiss()
+    removed = 0
+    for vid in video_ids:
+        lo = int(vid) << FRAME_BITS
+        removed += int(index.remove_ids(faiss.IDSelectorRange(lo, lo + (1 << FRAME_BITS))))
+    return removed
+
+
 class _FaissBinary(IndexBackend):
-    def __init__(self, dim_bits: int, index=None):
+    def __init__(self, dim: int, index=None):
+        dim_bits = dim
         if dim_bits % 8:
             raise ConfigError(f"binary codes need a multiple of 8 bits, got {dim_bits}")
         self.dim_bits = dim_bits
@@ -46,9 +59,9 @@ class _FaissBinary(IndexBackend):
         return _faiss().serialize_index_binary(self._index).tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim_bits: int, **params) -> "IndexBackend":
+    def from_bytes(cls, data: bytes, dim: int, **params) -> "IndexBackend":
         index = _faiss().deserialize_index_binary(np.frombuffer(data, dtype=np.uint8))
-        obj = cls(dim_bits=dim_bits, **params)
+        obj = cls(dim, **params)
         obj._index = index
         return obj
 
@@ -65,14 +78,7 @@ class FlatBinaryIndex(_FaissBinary):
         return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim_bits))
 
     def remove_videos(self, video_ids) -> int:
-        from vidtrace.index.base import FRAME_BITS
-
-        faiss = _faiss()
-        removed = 0
-        for vid in video_ids:
-            lo = int(vid) << FRAME_BITS
-            removed += int(self._index.remove_ids(faiss.IDSelectorRange(lo, lo + (1 << FRAME_BITS))))
-        return removed
+        return remove_video_ranges(self._index, video_ids)
 
 
 @register_index("hnsw")
@@ -86,9 +92,9 @@ class HNSWBinaryIndex(_FaissBinary):
     exact = False
     supports_remove = False
 
-    def __init__(self, dim_bits: int, index=None, M: int = 32, ef_search: int = 128, ef_construction: int = 64):
+    def __init__(self, dim: int, index=None, M: int = 32, ef_search: int = 128, ef_construction: int = 64):
         self.M, self.ef_search, self.ef_construction = int(M), int(ef_search), int(ef_construction)
-        super().__init__(dim_bits, index)
+        super().__init__(dim, index)
 
     def _new(self):
         faiss = _faiss()
