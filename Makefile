@@ -2,22 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Use the machine's local wheel folder when there is one (the CPU build of torch lives there).
+PIP_FIND := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+PIP := $(PY) -m pip install --quiet $(PIP_FIND)
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test venv clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(PIP) -e .
+	touch $@
 
-venv: $(STAMP)
+# Tests also cover the training code, so they install the `train` extra (torch==2.13.0, CPU build here).
+$(VENV)/.test: $(VENV)/.base
+	$(PIP) -e '.[test,train]'
+	touch $@
 
-demo: $(STAMP)
+venv: $(VENV)/.base
+
+demo: $(VENV)/.base
 	$(VENV)/bin/vidtrace demo --out demo-out
 
-test: $(STAMP)
+test: $(VENV)/.test
 	$(PY) -m pytest -q -ra
 
 clean:
