@@ -270,13 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    try:
-        from vidtrace.eval.report import add_eval_parser
-    except ImportError:  # pragma: no cover - eval package always ships
-        pass
-    else:
-        add_eval_parser(sub)
+    from vidtrace.eval.report import add_eval_parser
+
+    add_eval_parser(sub)
+    _add_optional_groups(sub)
     return parser
+
+
+def _add_optional_groups(sub) -> None:
+    """Sub-commands whose modules register themselves: bench, models, train."""
+    import importlib
+    import importlib.util
+
+    for module, func in (("vidtrace.bench.cli", "add_bench_parser"), ("vidtrace.models.cli", "add_models_parser")):
+        if importlib.util.find_spec(module) is not None:
+            getattr(importlib.import_module(module), func)(sub)
+    trainers = [m for m in ("vidtrace.train.spd", "vidtrace.train.ske", "vidtrace.train.ssan", "vidtrace.train.s2vs")
+                if importlib.util.find_spec(m) is not None]
+    if trainers:
+        p = sub.add_parser("train", help="train a learned model (needs the train extra: torch)")
+        tsub = p.add_subparsers(dest="trainer", metavar="MODEL")
+        tsub.required = True
+        for m in trainers:
+            mod = importlib.import_module(m)
+            if hasattr(mod, "add_train_parser"):
+                mod.add_train_parser(tsub)
 
 
 def main(argv: list[str] | None = None) -> int:
