@@ -1,0 +1,117 @@
+"""Dynamic-programming alignment of diagonal blocks (Chou et al., TMM 2015; VCSL's ``dp``).
+
+The map is put on a dense grid (pooled f x f when it has more than
+``max_cells`` cells, which keeps long videos tractable; cells hold their best
+entry's similarity) and a monotone-path programme runs over it:
+
+    D[i, j] = max(D[i-1, j-1] + S[i, j],                      diagonal step
+                  D[i-1, j] + straight_weight * S[i, j],      query-only step
+                  D[i, j-1] + straight_weight * S[i, j])      reference-only step
+
+A path may cross at most ``max_gap_s`` worth of consecutive empty cells;
+beyond that it restarts (D = S, no predecessor). Straight steps let a path
+follow speeds other than 1 as staircases. The programme runs as a wavefront
+over anti-diagonals (each one a strided slice of the flat grid, vectorised).
+Disjoint best paths are then taken best first
+(:func:`~vidtrace.align.base.extract_paths`); each path's cells give back
+their entries, reduced to the best per query row and cut at gaps / speed
+breaks into chains. Reversed copies: the same on the mirrored view.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from vidtrace.align.base import BaseAligner, Entries, Grid, best_per_row, extract_paths, register_aligner
+from vidtrace.errors import ConfigError
+
+
+def block_programme(grid: Grid, *, straight_weight: float, max_empty: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run the diagonal-block recurrence on ``grid``.
+
+    Returns (D float32 [cells], pred int64 [cells]): best path value ending
+    at each cell and the previous cell of that path (-1 at a start and in
+    the padding). max_empty: most consecutive empty cells a path may cross.
+    Padding cells hold D = 0 and an exhausted empty-run count, so a path can
+    start at the border but never continue from the padding.
+    """
+    s_all = grid.sim
+    width = grid.width
+    n = s_all.size
+    dval = np.zeros(n, dtype=np.float32)
+    run = np.full(n, max_empty + 1, dtype=np.int32)  # consecutive empty cells ending here
+    move = np.full(n, -1, dtype=np.int8)  # 0 diagonal, 1 from above, 2 from the left
+    for start, stop, step in grid.diagonals():
+        cur = slice(start, stop, step)
+        dg = slice(start - width - 1, stop - width - 1, step)
+        up = slice(start - width, stop - width, step)
+        lf = slice(start - 1, stop - 1, step)
+        s = s_all[cur]
+        d_up, d_lf = dval[up], dval[lf]
+        c_diag = dval[dg] + s
+        c_side = np.maximum(d_up, d_lf) + straight_weight * s
+        use_diag = c_diag >= c_side
+        from_up = d_up >= d_lf
+        prev_run = np.where(use_diag, run[dg], np.where(from_up, run[up], run[lf]))
+        r = np.where(s > 0, 0, prev_run + 1)
+        ok = r <= max_empty  # only empty cells can fail: they restart with D = 0
+        dval[cur] = np.where(ok, np.maximum(c_diag, c_side), 0.0)
+        move[cur] = np.where(ok, np.where(use_diag, 0, np.where(from_up, 1, 2)), -1)
+        run[cur] = np.minimum(r, max_empty + 1)
+    back = np.array([width + 1, width, 1], dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    pred = np.where(move >= 0, idx - back[np.maximum(move, 0)], -1)
+    i, j = np.divmod(np.maximum(pred, 0), width)
+    pred[(i == 0) | (j == 0)] = -1  # never continue from the padding
+    return dval, pred
+
+
+@register_aligner
+@dataclass(frozen=True)
+class DPAligner(BaseAligner):
+    """Diagonal-block dynamic-programming aligner. Parameters of
+    :class:`BaseAligner`, plus
+
+    straight_weight: share of a cell's similarity a query-only or
+    reference-only step collects (Chou et al.: 0.5). max_cells: grid cells
+    above which the map is pooled (memory and time grow with it).
+    """
+
+    name: ClassVar[str] = "dp"
+
+    straight_weight: float = 0.5
+    max_cells: int = 4_000_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.straight_weight <= 1.0:
+            raise ConfigError(f"straight_weight must be in [0, 1], got {self.straight_weight}")
+        if not isinstance(self.max_cells, int) or self.max_cells < 1:
+            raise ConfigError(f"max_cells must be a positive integer, got {self.max_cells!r}")
+
+    def _find_chains(self, view: Entries) -> list[np.ndarray]:
+        grid = Grid.build(view, self.max_cells)
+        cell_s = grid.f * min(view.step_q, view.step_r)
+        max_empty = max(1, math.floor(self.max_gap_s / cell_s))
+        dval, pred = block_programme(grid, straight_weight=self.straight_weight, max_empty=max_empty)
+        blocked = np.zeros(dval.size, dtype=bool)
+        widen = max(0, math.ceil(view.band_s / (grid.f * view.step_r) - 0.5))
+        chains: list[np.ndarray] = []
+
+        def accept(path: np.ndarray) -> bool:
+            cells = path[grid.sim[path] > 0]
+            pieces = self.split(view, best_per_row(view, grid.entries_in(cells)))
+            if not pieces:
+                return False
+            blocked[grid.widen(cells, widen)] = True
+            chains.extend(pieces)
+            return True
+
+        matched = np.flatnonzero(grid.sim > 0)
+        extract_paths(dval, pred, matched, blocked, accept, max_paths=self.chain_budget,
+                      max_pops=40 * self.chain_budget + 200)
+        return chains
