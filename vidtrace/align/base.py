@@ -619,13 +619,17 @@ def extract_paths(score: np.ndarray, pred: np.ndarray, candidates: np.ndarray, b
 
 @dataclass(frozen=True)
 class Grid:
-    """Entries of a view pooled onto a padded dense grid.
+    """Entries of a view pooled onto a padded dense grid, stored by anti-diagonals.
 
     f: pooling factor (each cell covers f x f samples); n1, n2: interior
-    shape (ceil(nq / f), ceil(nr / f)); width: n2 + 1. Arrays over cells are
-    flat with ``(n1 + 1) * width`` elements; row 0 and column 0 are padding
-    and interior cell (i, j), 1-based, is at ``i * width + j``.
-    sim: float32 [cells] best similarity of the cell's entries (0: none);
+    shape (ceil(nq / f), ceil(nr / f)); row 0 and column 0 are padding.
+    Cell (i, j) lives at index ``(i + j) * height + i`` (height = n1 + 1) of
+    arrays with ``size = (n1 + n2 + 1) * height`` elements, so each
+    anti-diagonal is one contiguous slice and a wavefront programme reads
+    and writes whole slices; indices that are no cell are never read. The
+    cell above, to the left and above-left of index k are at k - UP,
+    k - LEFT, k - DIAG (see :meth:`offsets`).
+    sim: float32 [size] best similarity of the cell's entries (0: none);
     cell: int64 [K] cell of each view entry; by_cell: int64 [K] entries
     sorted by cell; cell_sorted: int64 [K] their cells.
     """
@@ -633,7 +637,7 @@ class Grid:
     f: int
     n1: int
     n2: int
-    width: int
+    height: int
     sim: np.ndarray
     cell: np.ndarray
     by_cell: np.ndarray
@@ -643,27 +647,39 @@ class Grid:
     def build(cls, view: Entries, max_cells: int) -> "Grid":
         f = max(1, math.ceil(math.sqrt(view.nq * view.nr / max(1, max_cells))))
         n1, n2 = -(-view.nq // f), -(-view.nr // f)
-        width = n2 + 1
-        cell = (view.qi // f + 1) * width + (view.ri // f + 1)
-        sim = np.zeros((n1 + 1) * width, dtype=np.float32)
+        height = n1 + 1
+        i, j = view.qi // f + 1, view.ri // f + 1
+        cell = (i + j) * height + i
+        sim = np.zeros((n1 + n2 + 1) * height, dtype=np.float32)
         order = np.lexsort((view.sim, cell))  # last entry of each cell has its best similarity
         c = cell[order]
         last = np.r_[c[1:] != c[:-1], True] if c.size else np.zeros(0, dtype=bool)
         sim[c[last]] = view.sim[order][last]
         by_cell = np.argsort(cell, kind="stable")
-        return cls(f, n1, n2, width, sim, cell, by_cell, cell[by_cell])
+        return cls(f, n1, n2, height, sim, cell, by_cell, cell[by_cell])
 
-    def diagonals(self) -> list[tuple[int, int, int]]:
-        """Anti-diagonals of the interior in wavefront order, as flat
-        (start, stop, step) slices; a cell's top, left and top-left
-        neighbours are at offsets -width, -1, -width - 1 of it."""
+    @property
+    def offsets(self) -> tuple[int, int, int]:
+        """(UP, LEFT, DIAG): index distance to the cell above, to the left, above-left."""
+        return self.height + 1, self.height, 2 * self.height + 1
+
+    def ij(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each index."""
+        d, i = np.divmod(np.asarray(cells, dtype=np.int64), self.height)
+        return i, d - i
+
+    def diagonals(self) -> list[tuple[int, int]]:
+        """Interior anti-diagonals in wavefront order, as (start, stop) index ranges."""
         out = []
-        step = self.width - 1
         for d in range(2, self.n1 + self.n2 + 1):
             i0, i1 = max(1, d - self.n2), min(self.n1, d - 1)
-            start = i0 * self.width + (d - i0)
-            out.append((start, start + (i1 - i0) * step + 1, step))
+            out.append((d * self.height + i0, d * self.height + i1 + 1))
         return out
+
+    def padding(self) -> np.ndarray:
+        """bool [size]: the index is padding (row 0 or column 0) or no cell."""
+        i, j = self.ij(np.arange(self.sim.size))
+        return (i == 0) | (j <= 0) | (j > self.n2)
 
     def entries_in(self, cells: np.ndarray) -> np.ndarray:
         """View positions of the entries in ``cells`` (int64 [m], unordered)."""
@@ -676,13 +692,19 @@ class Grid:
         starts = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n)
         return self.by_cell[starts + np.arange(int(n.sum()))]
 
+    def path_entries(self, view: Entries, cells: np.ndarray) -> np.ndarray:
+        """The chain a grid path stands for: the most similar entry of each
+        query row among the entries in ``cells`` and their neighbours one
+        column either side (a pooled path's staircase can pass next to the
+        cell holding a row's true match). int64 positions in query-time order."""
+        return best_per_row(view, self.entries_in(self.widen(cells, 1)))
+
     def widen(self, cells: np.ndarray, half: int) -> np.ndarray:
         """``cells`` and their neighbours up to ``half`` columns away in the same row."""
-        cells = np.asarray(cells, dtype=np.int64)
-        i, j = np.divmod(cells, self.width)
+        i, j = self.ij(cells)
         shifts = np.arange(-half, half + 1)
         jj = np.clip(j[:, None] + shifts[None, :], 1, self.n2)
-        return (i[:, None] * self.width + jj).ravel()
+        return ((i[:, None] + jj) * self.height + i[:, None]).ravel()
 
 
 # --------------------------------------------------------------------------

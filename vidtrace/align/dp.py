@@ -26,48 +26,65 @@ from typing import ClassVar
 
 import numpy as np
 
-from vidtrace.align.base import BaseAligner, Entries, Grid, best_per_row, extract_paths, register_aligner
+from vidtrace.align.base import BaseAligner, Entries, Grid, extract_paths, register_aligner
 from vidtrace.errors import ConfigError
 
 
 def block_programme(grid: Grid, *, straight_weight: float, max_empty: int) -> tuple[np.ndarray, np.ndarray]:
     """Run the diagonal-block recurrence on ``grid``.
 
-    Returns (D float32 [cells], pred int64 [cells]): best path value ending
-    at each cell and the previous cell of that path (-1 at a start and in
-    the padding). max_empty: most consecutive empty cells a path may cross.
-    Padding cells hold D = 0 and an exhausted empty-run count, so a path can
-    start at the border but never continue from the padding.
+    Returns (D float32 [grid.size], move int8 [grid.size]): best path value
+    ending at each cell and the step that reached it (0 diagonal, 1 from
+    above, 2 from the left, -1 a path start). max_empty: most consecutive
+    empty cells a path may cross. Padding cells hold D = 0 and an exhausted
+    empty-run count, so a path can start at the border but never continue
+    from the padding.
     """
     s_all = grid.sim
-    width = grid.width
+    up, left, diag = grid.offsets
     n = s_all.size
     dval = np.zeros(n, dtype=np.float32)
     run = np.full(n, max_empty + 1, dtype=np.int32)  # consecutive empty cells ending here
-    move = np.full(n, -1, dtype=np.int8)  # 0 diagonal, 1 from above, 2 from the left
-    for start, stop, step in grid.diagonals():
-        cur = slice(start, stop, step)
-        dg = slice(start - width - 1, stop - width - 1, step)
-        up = slice(start - width, stop - width, step)
-        lf = slice(start - 1, stop - 1, step)
-        s = s_all[cur]
-        d_up, d_lf = dval[up], dval[lf]
-        c_diag = dval[dg] + s
+    for a, b in grid.diagonals():
+        s = s_all[a:b]
+        d_up, d_lf = dval[a - up:b - up], dval[a - left:b - left]
+        c_diag = dval[a - diag:b - diag] + s
         c_side = np.maximum(d_up, d_lf) + straight_weight * s
-        use_diag = c_diag >= c_side
-        from_up = d_up >= d_lf
-        prev_run = np.where(use_diag, run[dg], np.where(from_up, run[up], run[lf]))
-        r = np.where(s > 0, 0, prev_run + 1)
-        ok = r <= max_empty  # only empty cells can fail: they restart with D = 0
-        dval[cur] = np.where(ok, np.maximum(c_diag, c_side), 0.0)
-        move[cur] = np.where(ok, np.where(use_diag, 0, np.where(from_up, 1, 2)), -1)
-        run[cur] = np.minimum(r, max_empty + 1)
-    back = np.array([width + 1, width, 1], dtype=np.int64)
-    idx = np.arange(n, dtype=np.int64)
-    pred = np.where(move >= 0, idx - back[np.maximum(move, 0)], -1)
-    i, j = np.divmod(np.maximum(pred, 0), width)
-    pred[(i == 0) | (j == 0)] = -1  # never continue from the padding
-    return dval, pred
+        prev_run = np.where(c_diag >= c_side, run[a - diag:b - diag],
+                            np.where(d_up >= d_lf, run[a - up:b - up], run[a - left:b - left]))
+        r = np.where(s > 0, 0, np.minimum(prev_run + 1, max_empty + 1))
+        run[a:b] = r
+        dval[a:b] = np.where(r <= max_empty, np.maximum(c_diag, c_side), 0.0)  # too long a gap: restart
+    # Moves, read back from the final values with the same tie-breaking.
+    k = np.flatnonzero(run <= max_empty)
+    k = k[(k >= diag)]
+    s = s_all[k]
+    d_up, d_lf = dval[k - up], dval[k - left]
+    c_diag = dval[k - diag] + s
+    c_side = np.maximum(d_up, d_lf) + straight_weight * s
+    move = np.full(n, -1, dtype=np.int8)
+    move[k] = np.where(c_diag >= c_side, 0, np.where(d_up >= d_lf, 1, 2))
+    return dval, move
+
+
+class MovePredecessors:
+    """pred[k] of a grid programme's path, read from its moves on demand
+    (-1 at a path start and never into the padding), so that no [size]
+    int64 array is needed."""
+
+    def __init__(self, grid: Grid, move: np.ndarray):
+        up, left, diag = grid.offsets
+        self.back = (diag, up, left)
+        self.move = move
+        self.height = grid.height
+
+    def __getitem__(self, k: int) -> int:
+        m = int(self.move[k])
+        if m < 0:
+            return -1
+        p = int(k) - self.back[m]
+        d, i = divmod(p, self.height)
+        return -1 if i == 0 or d == i else p
 
 
 @register_aligner
@@ -97,14 +114,17 @@ class DPAligner(BaseAligner):
         grid = Grid.build(view, self.max_cells)
         cell_s = grid.f * min(view.step_q, view.step_r)
         max_empty = max(1, math.floor(self.max_gap_s / cell_s))
-        dval, pred = block_programme(grid, straight_weight=self.straight_weight, max_empty=max_empty)
+        dval, move = block_programme(grid, straight_weight=self.straight_weight, max_empty=max_empty)
+        pred = MovePredecessors(grid, move)
         blocked = np.zeros(dval.size, dtype=bool)
         widen = max(0, math.ceil(view.band_s / (grid.f * view.step_r) - 0.5))
         chains: list[np.ndarray] = []
 
         def accept(path: np.ndarray) -> bool:
             cells = path[grid.sim[path] > 0]
-            pieces = self.split(view, best_per_row(view, grid.entries_in(cells)))
+            if cells.size * grid.f < self.min_matches:  # cannot hold enough query rows
+                return False
+            pieces = self.split(view, grid.path_entries(view, cells))
             if not pieces:
                 return False
             blocked[grid.widen(cells, widen)] = True
@@ -113,5 +133,5 @@ class DPAligner(BaseAligner):
 
         matched = np.flatnonzero(grid.sim > 0)
         extract_paths(dval, pred, matched, blocked, accept, max_paths=self.chain_budget,
-                      max_pops=40 * self.chain_budget + 200)
+                      max_pops=20 * self.chain_budget + 200)
         return chains

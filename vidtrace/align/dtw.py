@@ -26,42 +26,45 @@ from typing import ClassVar
 
 import numpy as np
 
-from vidtrace.align.base import BaseAligner, Entries, Grid, best_per_row, register_aligner
+from vidtrace.align.base import BaseAligner, Entries, Grid, register_aligner
 from vidtrace.errors import ConfigError
 
 
-def monotone_programme(grid: Grid, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def monotone_programme(grid: Grid, sim: np.ndarray) -> np.ndarray:
     """Similarity-weighted LCS over ``grid`` with cell similarities ``sim``
-    (float [cells], padding 0). Returns (G float64 [cells], move int8 [cells]:
-    0 diagonal, 1 from above, 2 from the left, -1 in the padding)."""
-    s_all = sim.astype(np.float64)
-    width = grid.width
+    (float [grid.size], padding 0): G float64 [grid.size]. The wavefront
+    runs three in-place ufuncs per anti-diagonal; :func:`trace_back` reads
+    the moves back from G."""
+    s_all = np.asarray(sim, dtype=np.float64)
+    up, left, diag = grid.offsets
     g = np.zeros(s_all.size)
-    move = np.full(s_all.size, -1, dtype=np.int8)
-    for start, stop, step in grid.diagonals():
-        c_diag = g[start - width - 1:stop - width - 1:step] + s_all[start:stop:step]
-        c_top = g[start - width:stop - width:step]
-        c_left = g[start - 1:stop - 1:step]
-        best = c_diag.copy()
-        mv = np.zeros(best.size, dtype=np.int8)
-        for code, cand in ((1, c_top), (2, c_left)):
-            better = cand > best
-            best[better] = cand[better]
-            mv[better] = code
-        g[start:stop:step] = best
-        move[start:stop:step] = mv
-    return g, move
+    for a, b in grid.diagonals():
+        cur = g[a:b]
+        np.add(g[a - diag:b - diag], s_all[a:b], out=cur)
+        np.maximum(cur, g[a - up:b - up], out=cur)
+        np.maximum(cur, g[a - left:b - left], out=cur)
+    return g
 
 
-def trace_back(grid: Grid, move: np.ndarray, end: int) -> np.ndarray:
-    """Cells of the path ending at ``end`` (flat index), from its start. int64 [L]."""
-    width = grid.width
-    back = (width + 1, width, 1)
+def trace_back(grid: Grid, g: np.ndarray, sim: np.ndarray, end: int) -> np.ndarray:
+    """Cells of the monotone path ending at index ``end``, from its start
+    (int64 [L]): step back diagonally where that is how G was reached
+    through a supported cell, else up where G came from above, else left."""
+    up, left, diag = grid.offsets
+    height = grid.height
     cells = []
     k = end
-    while k // width >= 1 and k % width >= 1:
+    while True:
+        d, i = divmod(k, height)
+        if i == 0 or d == i:  # padding row or column
+            break
         cells.append(k)
-        k -= back[move[k]]
+        if sim[k] > 0 and g[k] == g[k - diag] + sim[k]:
+            k -= diag
+        elif g[k] == g[k - up]:
+            k -= up
+        else:
+            k -= left
     return np.array(cells[::-1], dtype=np.int64)
 
 
@@ -90,16 +93,16 @@ class DTWAligner(BaseAligner):
 
     def _find_chains(self, view: Entries) -> list[np.ndarray]:
         grid = Grid.build(view, self.max_cells)
-        sim = grid.sim.copy()
+        sim = grid.sim.astype(np.float64)
         widen = max(0, math.ceil(view.band_s / (grid.f * view.step_r) - 0.5))
         chains: list[np.ndarray] = []
         for _ in range(self.max_passes):
             if not (sim > 0).any() or len(chains) >= self.chain_budget:
                 break
-            g, move = monotone_programme(grid, sim)
-            path = trace_back(grid, move, int(np.argmax(g)))
+            g = monotone_programme(grid, sim)
+            path = trace_back(grid, g, sim, int(np.argmax(g)))
             cells = path[sim[path] > 0]
-            pieces = self.split(view, best_per_row(view, grid.entries_in(cells)))
+            pieces = self.split(view, grid.path_entries(view, cells))
             if not pieces:
                 break
             chains.extend(pieces)

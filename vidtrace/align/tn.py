@@ -147,5 +147,5 @@ class TNAligner(BaseAligner):
         has_next[pred[pred >= 0]] = True
         ends = np.flatnonzero(~has_next)
         extract_paths(score, pred, ends, blocked, accept, max_paths=self.chain_budget,
-                      max_pops=40 * self.chain_budget + 200)
+                      max_pops=20 * self.chain_budget + 200)
         return chains
