@@ -44,7 +44,7 @@ def block_programme(grid: Grid, *, straight_weight: float, max_empty: int) -> tu
     up, left, diag = grid.offsets
     n = s_all.size
     dval = np.zeros(n, dtype=np.float32)
-    run = np.full(n, max_empty + 1, dtype=np.int32)  # consecutive empty cells ending here
+    run = np.full(n, max_empty + 1, dtype=np.int16)  # consecutive empty cells ending here
     for a, b in grid.diagonals():
         s = s_all[a:b]
         d_up, d_lf = dval[a - up:b - up], dval[a - left:b - left]
@@ -113,7 +113,7 @@ class DPAligner(BaseAligner):
     def _find_chains(self, view: Entries) -> list[np.ndarray]:
         grid = Grid.build(view, self.max_cells)
         cell_s = grid.f * min(view.step_q, view.step_r)
-        max_empty = max(1, math.floor(self.max_gap_s / cell_s))
+        max_empty = min(30_000, max(1, math.floor(self.max_gap_s / cell_s)))
         dval, move = block_programme(grid, straight_weight=self.straight_weight, max_empty=max_empty)
         pred = MovePredecessors(grid, move)
         blocked = np.zeros(dval.size, dtype=bool)

@@ -32,12 +32,12 @@ from vidtrace.errors import ConfigError
 
 def monotone_programme(grid: Grid, sim: np.ndarray) -> np.ndarray:
     """Similarity-weighted LCS over ``grid`` with cell similarities ``sim``
-    (float [grid.size], padding 0): G float64 [grid.size]. The wavefront
+    (float32 [grid.size], padding 0): G float32 [grid.size]. The wavefront
     runs three in-place ufuncs per anti-diagonal; :func:`trace_back` reads
     the moves back from G."""
-    s_all = np.asarray(sim, dtype=np.float64)
+    s_all = np.asarray(sim, dtype=np.float32)
     up, left, diag = grid.offsets
-    g = np.zeros(s_all.size)
+    g = np.zeros(s_all.size, dtype=np.float32)
     for a, b in grid.diagonals():
         cur = g[a:b]
         np.add(g[a - diag:b - diag], s_all[a:b], out=cur)
@@ -93,7 +93,7 @@ class DTWAligner(BaseAligner):
 
     def _find_chains(self, view: Entries) -> list[np.ndarray]:
         grid = Grid.build(view, self.max_cells)
-        sim = grid.sim.astype(np.float64)
+        sim = grid.sim.copy()
         widen = max(0, math.ceil(view.band_s / (grid.f * view.step_r) - 0.5))
         chains: list[np.ndarray] = []
         for _ in range(self.max_passes):
