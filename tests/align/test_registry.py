@@ -103,3 +103,31 @@ def test_register_rejects_nameless_and_taken_names():
 
     with pytest.raises(ValueError):
         register_aligner(Impostor)
+
+
+def test_unregistered_name_is_imported_from_its_module(monkeypatch):
+    import vidtrace.align.base as base
+
+    @dataclass(frozen=True)
+    class Plugged:
+        name: ClassVar[str] = "plugged_test"
+
+        def align(self, smap):
+            return []
+
+    seen = []
+
+    def fake_import(module):
+        seen.append(module)
+        if module != "vidtrace.align.plugged_test":
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+        register_aligner(Plugged)
+
+    monkeypatch.setattr(base.importlib, "import_module", fake_import)
+    try:
+        assert isinstance(get_aligner("plugged_test"), Plugged)
+        with pytest.raises(ConfigError):
+            get_aligner("absent_test")
+        assert seen == ["vidtrace.align.plugged_test", "vidtrace.align.absent_test"]
+    finally:
+        ALIGNERS.pop("plugged_test", None)

@@ -14,25 +14,28 @@ similarities between a query and a reference) into copied segments
    in the view ordered by query time; the reversed view is the forward one
    with the reference axis mirrored (``rt = -reference time``), so every
    method only ever looks for copies whose reference time increases;
-3. each chain becomes a Segment (:func:`chain_to_segment`'s maths: query
-   extent from the matched samples, reference extent from a robust line fit
-   through sub-sample refined reference times, score from mean similarity,
-   density and a saturating length factor);
+3. each chain loses loose ends (:func:`trim_chain`), gains the query rows
+   its path stepped over just before and after it, and becomes a Segment
+   (:func:`segment_from_matches`: query extent from the matched samples,
+   reference extent from a robust line fit through sub-sample refined
+   reference times, score from mean similarity, density and a saturating
+   length factor);
 4. filters (``min_matches``, ``min_length_s``, ``min_score``), duplicate
    removal (:func:`segment_overlap` above ``max_overlap``) and the cap
    ``max_segments``; segments come back best score first.
 
 Shared machinery for the methods: :func:`fit_line`, :func:`split_chain`,
-:func:`best_per_row`, :func:`extract_paths` (greedy, lazily re-scored
-extraction of disjoint best paths from a DAG dynamic programme) and
-:class:`Grid` (entries pooled on a padded dense grid for wavefront dynamic
-programmes).
+:func:`best_per_row`, :func:`trim_chain`, :func:`extract_paths` (greedy,
+lazily re-scored extraction of disjoint best paths from a DAG dynamic
+programme) and :class:`Grid` (entries pooled on a padded dense grid stored
+by anti-diagonals, for wavefront dynamic programmes).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
+import importlib
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -81,11 +84,13 @@ def register_aligner(cls: type) -> type:
 def get_aligner(name: str, **params) -> Aligner:
     """Build the aligner registered as ``name`` with ``params``.
 
-    Raises ConfigError for an unknown name (listing the valid ones), an
-    unknown parameter (listing the valid ones) or a nonsense value.
+    A name not registered yet is looked for in module ``vidtrace.align.<name>``
+    (aligners with heavy optional dependencies live there and register on
+    import). Raises ConfigError for an unknown name (listing the valid ones),
+    an unknown parameter (listing the valid ones) or a nonsense value.
     """
     key = str(name).strip().lower()
-    cls = ALIGNERS.get(key)
+    cls = ALIGNERS.get(key) or _import_aligner(key)
     if cls is None:
         raise ConfigError(f"unknown aligner {name!r}; valid names: {', '.join(sorted(ALIGNERS)) or '(none)'}")
     if dataclasses.is_dataclass(cls):
@@ -98,6 +103,21 @@ def get_aligner(name: str, **params) -> Aligner:
         return cls(**params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"aligner {key!r}: {exc}") from None
+
+
+def _import_aligner(key: str) -> type | None:
+    """Import ``vidtrace.align.<key>`` (a module that registers itself but
+    that the package does not import up front) and look ``key`` up again."""
+    if not key.replace("_", "").isalnum() or not key.isascii():
+        return None
+    module = f"vidtrace.align.{key}"
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+    return ALIGNERS.get(key)
 
 
 # --------------------------------------------------------------------------
