@@ -42,8 +42,15 @@ def get_extractor(name: str, **params) -> "FrameExtractor":
 
 
 def _load_builtin() -> None:
-    # Import for the registration side effect; kept lazy so `import vidtrace` stays light.
-    import vidtrace.features.pdq  # noqa: F401
+    """Import the built-in extractor modules for their registration side effect
+    (lazily, so `import vidtrace` stays light; none of them imports torch at
+    module level)."""
+    import importlib
+    import importlib.util
+
+    for mod in ("vidtrace.features.pdq", "vidtrace.features.regions", "vidtrace.features.deep"):
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
 
 
 class FrameExtractor(ABC):
