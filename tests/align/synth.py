@@ -72,6 +72,38 @@ def make_map(planted, *, q_dur: float, r_dur: float, fps_q: float = 1.0, fps_r: 
     return SimilarityMap.from_dense(m, qt, rt, threshold=0.0)
 
 
+def keyframe_map(planted, *, q_dur: float, r_dur: float, gaps=(0.5, 1.0, 1.5, 2.0), nearest: int = 3,
+                 noise_per_row: float = 1.0, seed: int = 0) -> SimilarityMap:
+    """Map between keyframe-sampled videos: both keep frames at irregular
+    times (gaps drawn from ``gaps`` seconds, like a change-based selector
+    with a 2 s ceiling); each copied query keyframe matches the ``nearest``
+    reference keyframes to the content it shows, weaker the farther they
+    are; plus random weak entries."""
+    rng = np.random.default_rng(seed)
+
+    def times(dur):
+        t = np.cumsum(rng.choice(gaps, size=int(dur / min(gaps)) + 1))
+        return t[t < dur]
+
+    qt, rt = times(q_dur), times(r_dur)
+    rows, cols, sims = [], [], []
+    for p in planted:
+        for i in np.flatnonzero((qt >= p.q0) & (qt < p.q1)):
+            x = float(p.content_time(qt[i]))
+            for j in np.argsort(np.abs(rt - x))[:nearest]:
+                rows.append(i)
+                cols.append(j)
+                sims.append(p.peak * np.exp(-0.5 * ((rt[j] - x) / 0.7) ** 2))
+    k = rng.poisson(noise_per_row * qt.size)
+    rows += rng.integers(0, qt.size, k).tolist()
+    cols += rng.integers(0, rt.size, k).tolist()
+    sims += rng.uniform(0.1, 0.5, k).tolist()
+    key = np.array(rows, dtype=np.int64) * rt.size + np.array(cols, dtype=np.int64)
+    _, first = np.unique(key, return_index=True)
+    return SimilarityMap(qt, rt, np.array(rows, dtype=np.int64)[first], np.array(cols, dtype=np.int64)[first],
+                         np.array(sims, dtype=np.float32)[first])
+
+
 def iou_1d(a0: float, a1: float, b0: float, b1: float) -> float:
     inter = max(0.0, min(a1, b1) - max(a0, b0))
     union = max(a1, b1) - min(a0, b0)

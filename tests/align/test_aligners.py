@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.align.synth import Planted, best_match, make_map
+from tests.align.synth import Planted, best_match, keyframe_map, make_map
 from vidtrace.align import get_aligner
 from vidtrace.types import SimilarityMap
 
@@ -78,6 +78,18 @@ def test_different_rates_and_time_origins(name):
     segs = get_aligner(name).align(smap)
     check_segments(segs)
     assert found(segs, p, min_iou=0.85), segs[:3]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("planted", [Planted(20, 50, 60, speed=1.2), Planted(20, 50, 60, speed=0.6, reversed=True)])
+@pytest.mark.parametrize("name", NAMES)
+def test_irregular_keyframe_sampling(name, planted, seed):
+    smap = keyframe_map([planted], q_dur=120, r_dur=200, seed=seed)
+    assert np.ptp(np.diff(smap.query_times)) > 1.0  # really irregular
+    segs = get_aligner(name).align(smap)
+    check_segments(segs)
+    assert found(segs[:1], planted, min_iou=0.9), segs[:2]
+    assert segs[0].reversed == planted.reversed and segs[0].score > 0.5
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -34,7 +34,7 @@ def view_of(qt, rt, sim, step=1.0):
     k = qt.size
     return Entries(np.rint(qt / step).astype(np.int64), np.rint(rt / step).astype(np.int64), qt, rt,
                    np.asarray(sim, float), np.arange(k), int(qt.max() + 1), int(rt.max() + 1),
-                   step, step, step, 2.5 * step)
+                   step, step, step, 2.5 * step, False, np.zeros(k))
 
 
 def test_sampling_step():

@@ -132,6 +132,19 @@ def sampling_step(times: np.ndarray, fallback: float = 1.0) -> float:
     return float(np.median(d)) if d.size else float(fallback)
 
 
+def sample_slack(times: np.ndarray, step: float) -> np.ndarray:
+    """How much longer than a regular ``step`` each sample's neighbourhood
+    is: max(0, longer of its two gaps - step), float64 [N] seconds. Zero for
+    uniform sampling; with keyframes (irregular samples standing for
+    static stretches) a match's true time may be off by that much."""
+    t = np.asarray(times, dtype=np.float64)
+    if t.size < 2:
+        return np.zeros(t.size)
+    gaps = np.diff(t)
+    longer = np.maximum(np.r_[gaps[:1], gaps], np.r_[gaps, gaps[-1:]])
+    return np.maximum(longer - step, 0.0)
+
+
 def _weighted_mean(v: np.ndarray, w: np.ndarray) -> float:
     sw = float(w.sum())
     return float((w * v).sum() / sw) if sw > 0 else float(np.median(v))
@@ -200,14 +213,16 @@ def split_chain(view: "Entries", chain: np.ndarray, *, max_gap_s: float, min_spe
     """Cut a chain (entry positions ordered by query time) where two
     consecutive entries are more than ``max_gap_s`` apart on either axis or
     their local speed leaves [min_speed, max_speed] by more than
-    ``jitter_s`` seconds of reference time. Returns the pieces (int64 arrays)."""
+    ``jitter_s`` plus both entries' slack (seconds of reference time).
+    Returns the pieces (int64 arrays)."""
     chain = np.asarray(chain, dtype=np.int64)
     if chain.size < 2:
         return [chain] if chain.size else []
     dq = np.diff(view.qt[chain])
     dr = np.diff(view.rt[chain])
+    tol = jitter_s + view.slack[chain][1:] + view.slack[chain][:-1] + _EPS
     bad = ((dq > max_gap_s + _EPS) | (np.abs(dr) > max_gap_s + _EPS)
-           | (dr < min_speed * dq - jitter_s - _EPS) | (dr > max_speed * dq + jitter_s + _EPS))
+           | (dr < min_speed * dq - tol) | (dr > max_speed * dq + tol))
     cuts = np.flatnonzero(bad) + 1
     return [c for c in np.split(chain, cuts) if c.size]
 
@@ -216,38 +231,42 @@ def trim_chain(view: "Entries", chain: np.ndarray, *, weak: float = 0.8, feeble:
                min_keep: int = 2) -> np.ndarray:
     """Drop the ends of a chain that do not belong to it.
 
-    Repeatedly: the longest leading (trailing) part of at most max(2, n / 4)
-    entries that ends (starts) at a gap -- at least 1.5 times the chain's
-    median query spacing -- and whose mean similarity is below ``weak`` x the
-    rest's upper quartile goes; so does a single end entry that is below
-    ``feeble`` x the chain's upper-quartile similarity, or off the chain's robust
-    line by more than 0.75 reference steps while either below ``weak`` x
-    the upper quartile or cut off by a gap. At least ``min_keep`` entries
-    stay. Such ends are usually unrelated entries that happened to lie near
-    the path's extension.
+    Repeatedly: the longest leading (trailing) part that ends (starts) at a
+    gap -- a jump of at least 3 query rows and twice the chain's median
+    row step -- and whose mean similarity is below ``weak`` x the
+    rest's upper quartile goes, as long as these parts add up to at most
+    max(2, n / 4) entries; so does a single end entry that is below
+    ``feeble`` x the chain's upper-quartile similarity, or off the chain's
+    robust line by more than 0.75 reference steps (plus its slack) while
+    either below ``weak`` x the upper quartile or cut off by a gap. At
+    least ``min_keep`` entries stay. Such ends are usually unrelated
+    entries that happened to lie near the path's extension.
     """
     chain = np.asarray(chain, dtype=np.int64)
     if chain.size <= min_keep:
         return chain
     qt_all, rt_all, s_all = view.qt[chain], view.rt[chain], view.sim[chain]
+    rows = view.qi[chain]
+    budget = max(2, chain.size // 4)
     lo, hi = 0, chain.size
     while hi - lo > min_keep:
         sims, n = s_all[lo:hi], hi - lo
         a_fit, b_fit = fit_line(qt_all[lo:hi], rt_all[lo:hi], sims, min_slope=0.0, max_slope=np.inf,
                                 scale_floor=0.5 * view.step_r)
-        off = np.abs(rt_all - (a_fit * qt_all + b_fit)) > 0.75 * view.step_r
-        dq = np.diff(qt_all[lo:hi])
-        gap = dq >= 1.5 * max(float(np.median(dq)), 1e-9)
+        off = np.abs(rt_all - (a_fit * qt_all + b_fit)) > 0.75 * view.step_r + view.slack[chain]
+        jump = np.abs(np.diff(rows[lo:hi]))
+        gap = jump >= max(3.0, 2.0 * float(np.median(jump)))
         starts = (np.flatnonzero(gap) + 1).tolist()
-        small = max(2, n // 4)
-        heads = [g for g in starts if g <= small and n - g >= min_keep
+        heads = [g for g in starts if g <= budget and n - g >= min_keep
                  and sims[:g].mean() < weak * np.percentile(sims[g:], 75)]
         if heads:
+            budget -= max(heads)
             lo += max(heads)
             continue
-        tails = [g for g in starts if n - g <= small and g >= min_keep
+        tails = [g for g in starts if n - g <= budget and g >= min_keep
                  and sims[g:].mean() < weak * np.percentile(sims[:g], 75)]
         if tails:
+            budget -= n - min(tails)
             hi = lo + min(tails)
             continue
         upper = float(np.percentile(sims, 75))
@@ -282,7 +301,11 @@ class Entries:
     nq, nr: map shape; step_q, step_r: sampling steps (s);
     jitter_s: tolerated timing error between two matches (s);
     band_s: half-width (s of reference time) of the band around a found
-    chain whose entries are consumed with it; reversed: orientation.
+    chain whose entries are consumed with it; reversed: orientation;
+    slack: float64 [K] extra timing error (s of reference time) an entry
+    may carry because its samples stand for longer than a regular step
+    (:func:`sample_slack` of the reference, plus max_speed x that of the
+    query; all zero for uniform sampling).
     """
 
     qi: np.ndarray
@@ -297,7 +320,8 @@ class Entries:
     step_r: float
     jitter_s: float
     band_s: float
-    reversed: bool = False
+    reversed: bool
+    slack: np.ndarray
 
     def __len__(self) -> int:
         return int(self.qi.size)
@@ -308,7 +332,8 @@ class Entries:
         rt = -self.rt
         order = np.lexsort((rt, self.qt))
         return dataclasses.replace(self, qi=self.qi[order], ri=ri[order], qt=self.qt[order], rt=rt[order],
-                                   sim=self.sim[order], pos=self.pos[order], reversed=not self.reversed)
+                                   sim=self.sim[order], pos=self.pos[order], reversed=not self.reversed,
+                                   slack=self.slack[order])
 
     def band_mask(self, chain: np.ndarray) -> tuple[int, np.ndarray]:
         """Entries within ``band_s`` of the chain's piecewise-linear path over
@@ -402,8 +427,9 @@ def _build_context(smap: SimilarityMap, p: "BaseAligner") -> _Context:
     qi, ri, sim, qt, rt = qi[order], ri[order], sim[order], qt[order], rt[order]
     jitter = step_r if p.jitter_s is None else float(p.jitter_s)
     band = 2.5 * step_r if p.band_s is None else float(p.band_s)
+    slack = sample_slack(rtimes, step_r)[ri] + p.max_speed * sample_slack(qtimes, step_q)[qi]
     fwd = Entries(qi, ri, qt, rt, sim, np.arange(qi.size, dtype=np.int64), nq, nr, step_q, step_r,
-                  jitter, band, False)
+                  jitter, band, False, slack)
     return _Context(qtimes, rtimes, step_q, step_r, fwd,
                     _refine_ref_times(lookup, qi, ri, rt, rtimes), bool(smap.flipped))
 
@@ -450,38 +476,33 @@ def _extend_ends(ctx: _Context, pos: np.ndarray, reversed_: bool, p: "BaseAligne
     """Add to a chain the query rows just before its first and after its last
     match (up to ``rows`` each way, stopping at the first row without one)
     that hold an entry on the chain's fitted line (within half a reference
-    step) at least half as similar as the chain's median. Paths whose
-    reference time must strictly increase step over such rows below speed 1.
-    Returns forward positions in query-time order."""
+    step plus the entry's slack) at least half as similar as the chain's
+    median. Paths whose reference time must strictly increase step over such
+    rows below speed 1. Returns forward positions in query-time order."""
     fwd = ctx.fwd
     if pos.size < 2:
         return pos
     qt, rt = fwd.qt[pos], ctx.rt_fine[pos]
     a, b = fit_line(qt, rt, fwd.sim[pos], sign=-1 if reversed_ else 1, min_slope=p.min_speed,
                     max_slope=p.max_speed, scale_floor=0.5 * ctx.step_r)
-    floor = 0.5 * float(np.median(fwd.sim[pos]))
-    reach = rows * ctx.step_q + 1e-9
-    lo = int(np.searchsorted(fwd.qt, qt[0] - reach, "left"))
-    hi = int(np.searchsorted(fwd.qt, qt[-1] + reach, "right"))
-    cand = np.arange(lo, hi)
-    cand = cand[((fwd.qt[cand] < qt[0]) | (fwd.qt[cand] > qt[-1])) & (fwd.sim[cand] >= floor)
-                & (np.abs(ctx.rt_fine[cand] - (a * fwd.qt[cand] + b)) <= 0.5 * ctx.step_r + 1e-6)]
-    if cand.size == 0:
-        return pos
-    row_q = np.unique(fwd.qt[cand])
+    first, last = int(fwd.qi[pos].min()), int(fwd.qi[pos].max())
+    t_lo = ctx.query_times[max(0, first - rows)]
+    t_hi = ctx.query_times[min(ctx.query_times.size - 1, last + rows)]
+    cand = np.arange(int(np.searchsorted(fwd.qt, t_lo, "left")), int(np.searchsorted(fwd.qt, t_hi, "right")))
+    cand = cand[((fwd.qi[cand] < first) | (fwd.qi[cand] > last))
+                & (fwd.sim[cand] >= 0.5 * float(np.median(fwd.sim[pos])))
+                & (np.abs(ctx.rt_fine[cand] - (a * fwd.qt[cand] + b)) <= 0.5 * ctx.step_r + fwd.slack[cand] + 1e-6)]
+    present = set(fwd.qi[cand].tolist())
     keep = []
-    for side, ordered in ((-1, row_q[::-1][row_q[::-1] < qt[0]]), (1, row_q[row_q > qt[-1]])):
-        edge = qt[0] if side < 0 else qt[-1]
-        for t in ordered.tolist():  # consecutive rows only
-            if abs(t - edge) > 1.5 * ctx.step_q:
-                break
-            keep.append(t)
-            edge = t
+    for row, step in ((first - 1, -1), (last + 1, 1)):
+        while row in present and abs(row - (first if step < 0 else last)) <= rows:
+            keep.append(row)
+            row += step
     if not keep:
         return pos
-    extra = cand[np.isin(fwd.qt[cand], keep)]
-    extra = extra[np.lexsort((-fwd.sim[extra], fwd.qt[extra]))]
-    extra = extra[np.r_[True, fwd.qt[extra][1:] != fwd.qt[extra][:-1]]]  # the most similar of each row
+    extra = cand[np.isin(fwd.qi[cand], keep)]
+    extra = extra[np.lexsort((-fwd.sim[extra], fwd.qi[extra]))]
+    extra = extra[np.r_[True, fwd.qi[extra][1:] != fwd.qi[extra][:-1]]]  # the most similar of each row
     return np.sort(np.r_[pos, extra])
 
 
@@ -499,7 +520,7 @@ def segment_from_matches(qt: np.ndarray, rt: np.ndarray, sim: np.ndarray, qi: np
     ``r = a * q + b`` (slope sign from ``reversed_``, |a| within
     [min_speed, max_speed]), clipped to [ref_times[0], ref_times[-1] +
     step_r]. Score: mean similarity x density (distinct matches / samples
-    spanned on the sparser axis, at most 1) x (1 - exp(-matches /
+    inside the extent on the sparser axis, at most 1) x (1 - exp(-matches /
     score_matches)). Returns (segment, distinct matches).
     """
     qs = float(qt.min())
@@ -515,7 +536,9 @@ def segment_from_matches(qt: np.ndarray, rt: np.ndarray, sim: np.ndarray, qi: np
         if re - rs < 1e-6:
             rs, re = float(rt.min()), float(rt.min()) + step_r
     n_eff = int(min(np.unique(qi).size, np.unique(ri).size))
-    span = max(1.0, min(round((qe - qs) / step_q), round((re - rs) / step_r)))
+    span_q = np.searchsorted(query_times, qe - 1e-9) - np.searchsorted(query_times, qs - 1e-9)
+    span_r = np.searchsorted(ref_times, re - 1e-9) - np.searchsorted(ref_times, rs - 1e-9)
+    span = max(1, int(min(span_q, span_r)))
     density = min(1.0, n_eff / span)
     length = 1.0 - math.exp(-n_eff / max(score_matches, 1e-9))
     score = float(np.clip(float(np.mean(sim)) * density * length, 0.0, 1.0))

@@ -96,13 +96,14 @@ class HVAligner(BaseAligner):
         for _, a, off in offset_peaks(view, speeds, bin_s, self.max_peaks):
             if len(chains) >= self.chain_budget:
                 break
-            sel = np.flatnonzero(~used & (np.abs(view.rt - (a * view.qt + off)) <= band))
+            reach = band + view.slack
+            sel = np.flatnonzero(~used & (np.abs(view.rt - (a * view.qt + off)) <= reach))
             if sel.size < self.min_matches:
                 continue
             for _ in range(self.refine_iters):
                 a2, b2 = fit_line(view.qt[sel], view.rt[sel], view.sim[sel], min_slope=self.min_speed,
                                   max_slope=self.max_speed, scale_floor=0.5 * view.step_r)
-                again = np.flatnonzero(~used & (np.abs(view.rt - (a2 * view.qt + b2)) <= band))
+                again = np.flatnonzero(~used & (np.abs(view.rt - (a2 * view.qt + b2)) <= reach))
                 if again.size < self.min_matches or np.array_equal(again, sel):
                     break
                 sel = again

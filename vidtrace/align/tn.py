@@ -3,7 +3,8 @@
 Nodes are map entries; an edge links (q1, r1) -> (q2, r2) when
 ``0 < q2 - q1 <= max_gap_s``, ``0 < r2 - r1 <= max_gap_s`` and the local
 speed (r2 - r1) / (q2 - q1) lies in [min_speed, max_speed] up to
-``jitter_s`` seconds of timing error. A copy is a longest weighted path:
+``jitter_s`` seconds of timing error (plus the entries' slack under irregular
+sampling, see :func:`~vidtrace.align.base.sample_slack`). A copy is a longest weighted path:
 node gain = similarity, edge cost = ``gap_cost`` per skipped sample. The
 reversed direction is the same search on the view whose reference axis is
 mirrored, i.e. along edges where the reference time decreases.
@@ -34,8 +35,9 @@ def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
 
     Returns (src int64 [K, E], cost float64 [K, E]): row k lists the
     predecessors of entry k (padding: index K) and the cost of each edge,
-    ``gap_cost`` x skipped samples with skipped = min(dq / step_q,
-    dr / step_r) - 1 (0 between neighbouring samples at any allowed speed).
+    ``gap_cost`` x skipped samples, skipped = min(row step, column step) - 1
+    (0 between neighbouring samples at any allowed speed). The speed test
+    tolerates ``jitter_s`` plus both entries' slack.
     Candidate pairs come from searchsorted windows over the previous
     ``max_gap_s`` seconds, tested ``chunk`` pairs at a time.
     """
@@ -57,11 +59,13 @@ def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
         src = np.arange(int(w.sum())) - np.repeat(np.cumsum(w) - w, w) + np.repeat(lo[t0:t1], w)
         dq = qt[tgt] - qt[src]
         dr = rt[tgt] - rt[src]
-        ok = ((dr > 1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - jit)
-              & (dr <= max_speed * dq + jit))
-        skipped = np.maximum(np.minimum(dq[ok] / view.step_q, dr[ok] / view.step_r) - 1.0, 0.0)
-        srcs.append(src[ok])
-        tgts.append(tgt[ok])
+        tol = jit + view.slack[tgt] + view.slack[src]
+        ok = ((dr > 1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - tol)
+              & (dr <= max_speed * dq + tol))
+        src, tgt = src[ok], tgt[ok]
+        skipped = np.maximum(np.minimum(view.qi[tgt] - view.qi[src], view.ri[tgt] - view.ri[src]) - 1, 0)
+        srcs.append(src)
+        tgts.append(tgt)
         costs.append(gap_cost * skipped)
     src = np.concatenate(srcs) if srcs else np.zeros(0, dtype=np.int64)
     tgt = np.concatenate(tgts) if tgts else np.zeros(0, dtype=np.int64)
