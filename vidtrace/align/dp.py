@@ -9,13 +9,15 @@ entry's similarity) and a monotone-path programme runs over it:
                   D[i, j-1] + straight_weight * S[i, j])      reference-only step
 
 A path may cross at most ``max_gap_s`` worth of consecutive empty cells;
-beyond that it restarts (D = S, no predecessor). Straight steps let a path
+beyond that it restarts (D = 0, no predecessor). Straight steps let a path
 follow speeds other than 1 as staircases. The programme runs as a wavefront
-over anti-diagonals (each one a strided slice of the flat grid, vectorised).
-Disjoint best paths are then taken best first
-(:func:`~vidtrace.align.base.extract_paths`); each path's cells give back
-their entries, reduced to the best per query row and cut at gaps / speed
-breaks into chains. Reversed copies: the same on the mirrored view.
+over anti-diagonals (each one a contiguous slice of the grid's storage,
+vectorised). Disjoint best paths are then taken best first
+(:func:`~vidtrace.align.base.extract_paths`); each path's cells (and their
+neighbours one column either side) give back their entries, reduced to the
+best per query row and cut at gaps / speed breaks into chains, and the
+cells within ``band_s`` of the path are consumed with it. Reversed copies:
+the same on the mirrored view.
 """
 
 from __future__ import annotations

@@ -1,21 +1,26 @@
 """Temporal Network alignment (Tan et al., MM 2009; VCSL's ``tn``).
 
-Nodes are map entries; an edge links (q1, r1) -> (q2, r2) when
-``0 < q2 - q1 <= max_gap_s``, ``0 < r2 - r1 <= max_gap_s`` and the local
-speed (r2 - r1) / (q2 - q1) lies in [min_speed, max_speed] up to
-``jitter_s`` seconds of timing error (plus the entries' slack under irregular
-sampling, see :func:`~vidtrace.align.base.sample_slack`). A copy is a longest weighted path:
-node gain = similarity, edge cost = ``gap_cost`` per skipped sample. The
-reversed direction is the same search on the view whose reference axis is
-mirrored, i.e. along edges where the reference time decreases.
+Nodes are map entries (at most ``top_k`` per query row); an edge links
+(q1, r1) -> (q2, r2) when ``0 < q2 - q1 <= max_gap_s``,
+``0 < r2 - r1 <= max_gap_s`` (seconds) and the local speed
+(r2 - r1) / (q2 - q1) lies in [min_speed, max_speed] up to ``jitter_s``
+seconds of timing error (plus the entries' slack under irregular sampling,
+see :func:`~vidtrace.align.base.sample_slack`). A copy is a longest
+weighted path: node gain = similarity, edge cost = ``gap_cost`` per
+skipped sample. The reversed direction is the same search on the view whose
+reference axis is mirrored, i.e. along edges where the reference time
+decreases.
 
-The longest-path programme runs once per direction, one query row at a time
-(each row is a small vectorised [entries-in-row x entries-in-window] block,
-the window being the previous ``max_gap_s`` seconds of entries found with
-searchsorted); several disjoint paths are then taken best first with
-:func:`~vidtrace.align.base.extract_paths`, each consuming the entries in a
-``band_s`` band around it so that parallel near-duplicate paths (kNN hits on
-neighbouring frames) are not reported again.
+Edges are found for all entries at once (searchsorted windows over the
+previous ``max_gap_s`` seconds, tested in vectorised chunks) and kept as
+padded predecessor tables; the longest-path programme then walks the query
+rows in time order, one small vectorised block per row that has incoming
+edges. Several disjoint paths are taken best first with
+:func:`~vidtrace.align.base.extract_paths` (instead of recomputing the
+programme after removing each path's nodes, a path cut by removed nodes is
+re-queued with its true remaining value), each consuming the entries in a
+``band_s`` band around it so that parallel near-duplicate paths (kNN hits
+on neighbouring frames) are not reported again.
 """
 
 from __future__ import annotations
