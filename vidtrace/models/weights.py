@@ -341,7 +341,7 @@ def path(name: str, cache: str | os.PathLike | None = None, *, download: bool = 
         return found
     target = cache_dir(cache) / entry.filename
     if not download or _offline():
-        why = "downloads are off (VIDTRACE_OFFLINE)" if download else "it is not downloaded"
-        raise ModelError(f"{entry.filename}: model weights for {entry.name} are missing ({why}); "
+        why = "and VIDTRACE_OFFLINE forbids downloading" if download else "and downloading is off"
+        raise ModelError(f"{entry.filename}: model weights for {entry.name} are missing {why}; "
                          f"{_how_to_get(entry, target)}")
     return fetch(name, cache, opener=opener)
