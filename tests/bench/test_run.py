@@ -8,6 +8,7 @@ import pytest
 
 from vidtrace.bench.run import (
     COLUMNS,
+    breakdown,
     expand_configs,
     load_bench,
     make_config,
@@ -85,4 +86,26 @@ def test_run_gives_one_full_row_and_a_results_file(tiny_bench, tmp_path):
     assert 0.0 <= result["segment_uap"] <= 1.0 and result["peak_rss_mb"] > 10
     assert len(result["latencies_s"]) == saved["queries"] and not result["query_errors"]
     assert (tmp_path / "results" / "default.csv").is_file()
+    recall = result["breakdown"]["recall"]
+    assert recall and all(0 <= v["found"] <= v["segments"] for v in recall.values())
+    assert set(result["breakdown"]["false_alarm_queries"]) <= {"negative", "hard_negative"}
     assert saved["machine"]["cpus"] >= 1
+
+
+def test_breakdown_counts_found_segments_and_false_alarms():
+    from vidtrace.types import MatchRow
+
+    seg = {"copy": 0, "ref": "r", "query_start": 1.0, "query_end": 3.0, "ref_start": 0.0, "ref_end": 2.0}
+    copy = {"copy": 0, "transforms": [{"family": "temporal", "name": "speed", "strength": "weak"}]}
+    manifest = {"queries": [
+        {"id": "a", "kind": "copy", "segments": [seg], "pieces": [{"kind": "copy", "copies": [copy]}]},
+        {"id": "n", "kind": "negative", "segments": [], "pieces": []},
+    ]}
+    hit = MatchRow("a", "r", 2.0, 2.5, 1.0, 1.5, 0.9)
+    alarm = MatchRow("n", "r", 0.0, 1.0, 0.0, 1.0, 0.4)
+    got = breakdown(manifest, [hit, alarm], 0.5)
+    assert got["recall"]["temporal:weak"] == {"found": 1, "segments": 1}
+    assert got["recall"]["temporal:speed:weak"] == {"found": 1, "segments": 1}
+    assert got["false_alarm_queries"] == {"negative": {"alarmed": 0, "queries": 1}}
+    assert breakdown(manifest, [alarm], None)["false_alarm_queries"]["negative"]["alarmed"] == 1
+    assert breakdown(manifest, [MatchRow("a", "x", 2.0, 2.5, 1.0, 1.5, 0.9)], None)["recall"]["temporal:weak"]["found"] == 0

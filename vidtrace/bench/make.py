@@ -401,10 +401,18 @@ class _Planner:
             return self.excerpt(video[int(self.rng.integers(len(video)))], (seconds, seconds))
         return Excerpt(None, 0.0, round(seconds, 3), self.seed())
 
-    def fillers(self, total: float, count: int) -> list[Excerpt]:
+    def footage(self, seconds: float, most: int = 6) -> list[Excerpt]:
+        """Filler excerpts, one after the other, until they last `seconds`
+        (held-out files can be shorter than asked; at most `most` excerpts)."""
+        out = [self.filler(seconds)]
+        while len(out) < most and sum(e.duration for e in out) < seconds - 0.1:
+            out.append(self.filler(seconds - sum(e.duration for e in out)))
+        return out
+
+    def fillers(self, total: float, count: int) -> list[list[Excerpt]]:
         """`count` filler stretches of about `total` seconds in all."""
         weights = self.rng.uniform(0.5, 1.5, count)
-        return [self.filler(max(0.5, total * w / weights.sum())) for w in weights]
+        return [self.footage(max(0.5, total * w / weights.sum())) for w in weights]
 
     def size(self, aspect: float) -> tuple[int, int]:
         """(width, height) of a query, even sizes, longer side from long_side."""
@@ -501,9 +509,8 @@ def plan_benchmark(videos: Sequence[SourceVideo], seed: int, options: MakeOption
             gaps = len(pieces) + 1
             total = sum(_uniform(rng, options.filler_seconds) for _ in range(gaps))
             total = max(total, options.min_query_seconds - copied)
-            fill = planner.fillers(total, gaps)
-            pieces = [x for i, p in enumerate(pieces) for x in (PieceSpec("filler", fill[i]), p)]
-            pieces.append(PieceSpec("filler", fill[-1]))
+            fill = [[PieceSpec("filler", e) for e in gap] for gap in planner.fillers(total, gaps)]
+            pieces = [x for i, p in enumerate(pieces) for x in fill[i] + [p]] + fill[-1]
         w, h = planner.size(aspect)
         fps = float(options.fps_choices[int(rng.integers(len(options.fps_choices)))])
         queries.append(QuerySpec(qid, kind, w, h, fps, planner.seed(), tuple(pieces)))
@@ -515,17 +522,20 @@ def _plan_negative(qid: str, kind: str, planner: _Planner, hard_pool: list[Sourc
     with indexed members (hard_negative), or any filler (negative)."""
     rng, options = planner.rng, planner.options
     target = _uniform(rng, options.negative_seconds)
+    fill: list[Excerpt] = []
     if kind == "hard_negative":
         group = hard_pool[int(rng.integers(len(hard_pool)))].group
         pool = [v for v in hard_pool if v.group == group]
-        fill: list[Excerpt] = []
         for i in rng.permutation(len(pool)):
             if sum(e.duration for e in fill) >= target:
                 break
             fill.append(planner.excerpt(pool[int(i)], (target, target)))
         aspect = pool[0].width / pool[0].height
+        short = options.negative_seconds[0] - sum(e.duration for e in fill)
+        if short > 0:  # the group's held-out footage is too short: top up with any filler
+            fill += planner.footage(short)
     else:
-        fill = planner.fillers(target, int(rng.integers(1, 4)))
+        fill = [e for gap in planner.fillers(target, int(rng.integers(1, 4))) for e in gap]
         real = [v for e in fill for v in planner.holdout if v.name == e.source]
         aspect = real[0].width / real[0].height if real else (16 / 9, 4 / 3)[int(rng.integers(2))]
     w, h = planner.size(aspect)

@@ -277,6 +277,10 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else math.nan
 
 
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def summarise(bench: Bench, config: RunConfig, raw: dict, predictions: Path) -> dict:
     """One result record: the configuration, every metric of evaluate() and the speed and size figures."""
     from vidtrace.eval.report import evaluate
@@ -285,7 +289,8 @@ def summarise(bench: Bench, config: RunConfig, raw: dict, predictions: Path) -> 
     out: dict = {"config": config.name, "settings": config.to_json()}
     if not raw.get("ok"):
         return {**out, "error": raw.get("error", "configuration process failed")}
-    metrics = evaluate(list(bench.gt), read_match_csv(predictions))
+    pred = read_match_csv(predictions)
+    metrics = evaluate(list(bench.gt), pred)
     lat = list(raw["latencies_s"].values())
     cpu = raw["index_cpu_s"]
     return {
@@ -296,9 +301,52 @@ def summarise(bench: Bench, config: RunConfig, raw: dict, predictions: Path) -> 
         "bytes_per_frame": raw["library_bytes"] / raw["frames"] if raw["frames"] else None,
         "peak_rss_mb": raw["peak_rss_bytes"] / 2**20,
         "predictions": str(predictions),
+        "breakdown": breakdown(bench.manifest, pred, _finite(metrics["vcsl_best_threshold"])),
         **{k: raw[k] for k in ("index_video_s", "index_cpu_s", "index_wall_s", "query_cpu_s", "library_bytes",
                                "frames", "indexed_frames", "latencies_s", "cpu_latencies_s", "query_errors")},
     }
+
+
+def _overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
+    return min(a1, b1) > max(a0, b0)
+
+
+def breakdown(manifest: dict, pred: Sequence, threshold: float | None) -> dict:
+    """Recall and false alarms by kind of edit, at a score threshold (None: every prediction).
+
+    A ground-truth segment is found when a prediction for the same query
+    and reference with score >= threshold overlaps it on both time axes.
+    Returns {"recall": {key: {"found": n, "segments": n}}, "false_alarm_queries": {kind: {"alarmed": n, "queries": n}}}
+    where key is "plain" (no transformation), "family:strength",
+    "family:name:strength" or "montage:strength"."""
+    keep = [r for r in pred if threshold is None or (r.score is not None and r.score >= threshold)]
+    by_query: dict[str, list] = {}
+    for r in keep:
+        by_query.setdefault(r.query_id, []).append(r)
+    recall: dict[str, dict[str, int]] = {}
+    alarms: dict[str, dict[str, int]] = {}
+    for q in manifest["queries"]:
+        rows = by_query.get(q["id"], [])
+        if not q["segments"]:
+            a = alarms.setdefault(q["kind"], {"alarmed": 0, "queries": 0})
+            a["queries"] += 1
+            a["alarmed"] += bool(rows)
+            continue
+        copies = {c["copy"]: (c, p.get("strength")) for p in q["pieces"] for c in p.get("copies", [])}
+        for seg in q["segments"]:
+            copy, montage = copies[seg["copy"]]
+            found = any(r.ref_id == seg["ref"] and _overlaps(r.query_start, r.query_end, seg["query_start"],
+                                                              seg["query_end"])
+                        and _overlaps(r.ref_start, r.ref_end, seg["ref_start"], seg["ref_end"]) for r in rows)
+            keys = [f"{t['family']}:{t['strength']}" for t in copy["transforms"]]
+            keys += [f"{t['family']}:{t['name']}:{t['strength']}" for t in copy["transforms"]]
+            keys += [f"montage:{montage}"] if montage else []
+            for key in keys or ["plain"]:
+                cell = recall.setdefault(key, {"found": 0, "segments": 0})
+                cell["segments"] += 1
+                cell["found"] += found
+    return {"threshold": threshold, "recall": dict(sorted(recall.items())),
+            "false_alarm_queries": dict(sorted(alarms.items()))}
 
 
 def _cell(value, key: str) -> str:
