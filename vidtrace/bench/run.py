@@ -395,13 +395,25 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    try:
-        repo = Path(__file__).resolve().parents[2]
-        info["commit"] = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True, timeout=10, check=False).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        pass
+    info.update(_source_state(Path(__file__).resolve().parents[2]))
     return info
+
+
+def _source_state(repo: Path) -> dict:
+    """{"commit": short hash, "modified": files of the package that differ
+    from it} of the checkout that runs, when it is a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10,
+                              check=False).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        if not commit:
+            return {}
+        changed = [line[3:] for line in git("status", "--porcelain", "--", "vidtrace").splitlines()]
+        return {"commit": commit, "modified": changed}
+    except (OSError, subprocess.SubprocessError):
+        return {}
 
 
 def _child_env() -> dict:
