@@ -98,7 +98,8 @@ def test_query_reversed_csv(capsys, collection, library):
     assert hit
     r = max(hit, key=lambda r: float(r["score"]))
     assert float(r["ref_start"]) < float(r["ref_end"]) and float(r["query_start"]) < float(r["query_end"])
-    assert abs(float(r["ref_start"]) - 1.0) < 0.4 and abs(float(r["ref_end"]) - 7.0) < 0.4
+    # within about one library sampling step (0.5 s at the default 2 fps)
+    assert abs(float(r["ref_start"]) - 1.0) < 0.6 and abs(float(r["ref_end"]) - 7.0) < 0.6
 
 
 def test_query_reversed_flag_in_json(capsys, collection, library):

@@ -80,8 +80,9 @@ def test_chain_to_segment_reversed_extent():
     seg = chain_to_segment(smap, qi, 59 - qi)
     assert seg.reversed
     assert (seg.query_start, seg.query_end) == (0.0, 30.0)
-    # query [0, 30) shows reference times 59 .. 30 going backwards: line r = 59 - q
-    assert seg.reference_start == pytest.approx(29.0) and seg.reference_end == pytest.approx(59.0)
+    # query [0, 30) shows reference frames 59 .. 30 going backwards, i.e. the
+    # reference content [30, 60) (frames last one step, as in VSC/VCSL ground truth)
+    assert seg.reference_start == pytest.approx(30.0) and seg.reference_end == pytest.approx(60.0)
     assert seg.reference_start < seg.reference_end
 
 

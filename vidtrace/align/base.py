@@ -284,6 +284,28 @@ def trim_chain(view: "Entries", chain: np.ndarray, *, weak: float = 0.8, feeble:
     return chain[lo:hi]
 
 
+def trim_holds(view: "Entries", chain: np.ndarray, max_hold_s: float) -> np.ndarray:
+    """Shorten a run of entries at either end of a chain that stays on one
+    reference sample for more than ``max_hold_s`` seconds of query time.
+
+    A denser query than reference legitimately maps several query samples to
+    one reference sample, but a long such run at an end means the query goes
+    on (or started) with similar-looking footage that the reference does not
+    have -- a still or slowly changing shot past the copy's end."""
+    chain = np.asarray(chain, dtype=np.int64)
+    if chain.size < 2:
+        return chain
+    ri, qt = view.ri[chain], view.qt[chain]
+    lo, hi = 0, chain.size
+    run_end = int(np.flatnonzero(np.r_[ri[1:] != ri[0], True])[0])  # last index of the leading run
+    if qt[run_end] - qt[0] > max_hold_s:
+        lo = int(np.searchsorted(qt, qt[run_end] - max_hold_s, "left"))
+    run_start = int(np.flatnonzero(np.r_[True, ri[:-1] != ri[-1]])[-1])  # first index of the trailing run
+    if qt[-1] - qt[run_start] > max_hold_s:
+        hi = int(np.searchsorted(qt, qt[run_start] + max_hold_s, "right"))
+    return chain[lo:max(hi, lo + 1)]
+
+
 # --------------------------------------------------------------------------
 # map entries
 
@@ -405,6 +427,7 @@ class _Context:
     fwd: Entries
     rt_fine: np.ndarray  # float64 [K] sub-sample refined reference time of each forward entry
     flipped: bool
+    possible: int  # most distinct matches a copy between these two videos can have
 
 
 def _build_context(smap: SimilarityMap, p: "BaseAligner") -> _Context:
@@ -431,7 +454,18 @@ def _build_context(smap: SimilarityMap, p: "BaseAligner") -> _Context:
     fwd = Entries(qi, ri, qt, rt, sim, np.arange(qi.size, dtype=np.int64), nq, nr, step_q, step_r,
                   jitter, band, False, slack)
     return _Context(qtimes, rtimes, step_q, step_r, fwd,
-                    _refine_ref_times(lookup, qi, ri, rt, rtimes), bool(smap.flipped))
+                    _refine_ref_times(lookup, qi, ri, rt, rtimes), bool(smap.flipped),
+                    possible_matches(qtimes, rtimes, step_q, step_r))
+
+
+def possible_matches(query_times: np.ndarray, ref_times: np.ndarray, step_q: float, step_r: float) -> int:
+    """Most distinct matched samples (on the sparser axis) a copy between the
+    two videos can have: the samples of the shorter one, counted at the
+    sparser sampling step (>= 1)."""
+    if query_times.size == 0 or ref_times.size == 0:
+        return 1
+    dur = min(float(query_times[-1] - query_times[0]) + step_q, float(ref_times[-1] - ref_times[0]) + step_r)
+    return max(1, int(dur / max(step_q, step_r) + 1e-6))
 
 
 def _refine_ref_times(lookup: _Lookup, qi: np.ndarray, ri: np.ndarray, rt: np.ndarray,
@@ -529,18 +563,37 @@ def segment_from_matches(qt: np.ndarray, rt: np.ndarray, sim: np.ndarray, qi: np
                     scale_floor=0.5 * step_r)
     r_lo = float(ref_times[0]) if ref_times.size else 0.0
     r_hi = (float(ref_times[-1]) if ref_times.size else 0.0) + step_r
+    q_lo = float(query_times[0]) if query_times.size else qs
+    q_hi = (float(query_times[-1]) if query_times.size else qe - step_q) + step_q
     ends = sorted((a * qs + b, a * qe + b))
-    rs, re = max(ends[0], r_lo), min(ends[1], r_hi)
+    if reversed_:
+        # Frame times are frame starts: the query cell [q, q + step_q) of a
+        # backwards copy shows reference content up to line(q) + one query
+        # step of reference time, so the content interval sits that much later.
+        ends = [e + abs(a) * step_q for e in ends]
+    # Each matched sample stands for a cell of time on its axis; a
+    # sparsely sampled axis's cells can reach past the other axis's extent
+    # (e.g. a 2 fps reference against an 8 fps query whose last frames found
+    # no match), so the extent is the union of both, mapped through the line.
+    # Sampling takes the first frame of each step-long bucket, so a reference
+    # sample stands for [t, t + step).
+    cell_lo, cell_hi = float(rt.min()), float(rt.max()) + step_r
+    rs, re = max(min(ends[0], cell_lo), r_lo), min(max(ends[1], cell_hi), r_hi)
     if re - rs < 1e-6:  # the line left the reference: fall back to the matched samples
-        rs, re = max(float(rt.min()), r_lo), min(float(rt.max()) + step_r, r_hi)
+        rs, re = max(cell_lo, r_lo), min(cell_hi, r_hi)
         if re - rs < 1e-6:
-            rs, re = float(rt.min()), float(rt.min()) + step_r
+            rs, re = cell_lo, cell_lo + step_r
+    else:
+        q_img = sorted(((rs - b) / a, (re - b) / a))
+        qs, qe = max(min(qs, q_img[0]), q_lo), min(max(qe, q_img[1]), q_hi)
     n_eff = int(min(np.unique(qi).size, np.unique(ri).size))
     span_q = np.searchsorted(query_times, qe - 1e-9) - np.searchsorted(query_times, qs - 1e-9)
     span_r = np.searchsorted(ref_times, re - 1e-9) - np.searchsorted(ref_times, rs - 1e-9)
     span = max(1, int(min(span_q, span_r)))
     density = min(1.0, n_eff / span)
-    length = 1.0 - math.exp(-n_eff / max(score_matches, 1e-9))
+    # Short videos offer few samples: the length factor saturates on what is possible.
+    possible = possible_matches(query_times, ref_times, step_q, step_r)
+    length = 1.0 - math.exp(-n_eff / max(min(score_matches, possible), 1e-9))
     score = float(np.clip(float(np.mean(sim)) * density * length, 0.0, 1.0))
     seg = Segment(qs, qe, float(rs), float(re), score, reversed=bool(reversed_), flipped=bool(flipped))
     return seg, n_eff
@@ -771,7 +824,9 @@ class BaseAligner(ABC):
     axes). min_score: lowest segment score kept. max_segments: most segments
     returned. max_overlap: a segment whose :func:`segment_overlap` with a
     better one exceeds this is a duplicate. score_matches: distinct matches
-    at which the score's length factor reaches 1 - 1/e.
+    at which the score's length factor reaches 1 - 1/e. trim_weak: a chain end
+    cut off by a gap is dropped when its mean similarity is below this
+    fraction of the rest's upper quartile (:func:`trim_chain`).
     """
 
     name: ClassVar[str] = ""
@@ -790,6 +845,7 @@ class BaseAligner(ABC):
     max_segments: int = 10
     max_overlap: float = 0.5
     score_matches: float = 4.0
+    trim_weak: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_sim <= 1.0:
@@ -843,13 +899,16 @@ class BaseAligner(ABC):
         found: list[Segment] = []
         for view in views:
             for chain in self._find_chains(view):
-                chain = trim_chain(view, chain)
+                chain = trim_chain(view, chain, weak=self.trim_weak)
+                chain = trim_holds(view, chain, view.step_r / self.min_speed)
                 if chain.size == 0:
                     continue
                 seg, n_eff = _chain_segment(ctx, view.pos[chain], view.reversed, self)
                 if view.reversed and n_eff < 2:
                     continue  # one match has no direction: it is reported forward
-                if (n_eff >= self.min_matches and seg.score >= self.min_score
+                # A short reference (or query) cannot offer min_matches distinct samples.
+                needed = max(1, min(self.min_matches, ctx.possible))
+                if (n_eff >= needed and seg.score >= self.min_score
                         and min(seg.query_end - seg.query_start,
                                 seg.reference_end - seg.reference_start) >= self.min_length_s):
                     found.append(seg)

@@ -65,7 +65,7 @@ def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
         dq = qt[tgt] - qt[src]
         dr = rt[tgt] - rt[src]
         tol = jit + view.slack[tgt] + view.slack[src]
-        ok = ((dr > 1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - tol)
+        ok = ((dr >= -1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - tol)
               & (dr <= max_speed * dq + tol))
         src, tgt = src[ok], tgt[ok]
         skipped = np.maximum(np.minimum(view.qi[tgt] - view.qi[src], view.ri[tgt] - view.ri[src]) - 1, 0)
