@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,7 @@ def test_out_folder_must_be_new_or_empty(tiny_sources, tmp_path):
 
 
 def test_refs_list_mode_writes_absolute_paths(tiny_sources, tmp_path):
-    options = MakeOptions(**{**TINY_OPTIONS.__dict__, "refs": "list", "queries": 1, "negatives": 1})
+    options = replace(TINY_OPTIONS, refs="list", queries=1, negatives=1)
     make_benchmark(tiny_sources, tmp_path / "b", 9, options)
     lines = (tmp_path / "b" / "refs.txt").read_text().split()
     assert lines and all(Path(p).is_absolute() and Path(p).is_file() for p in lines)
