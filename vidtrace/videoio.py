@@ -137,7 +137,8 @@ def _codec_options(codec: str, crf: float | None, bitrate: int | None, width: in
                    rate: Fraction) -> tuple[dict[str, str], int | None]:
     """(encoder options, bit_rate) for quality settings; see write_video."""
     if codec == "libx264":
-        opts = {"preset": "fast"}
+        # mbtree off: with it x264's output bytes vary between runs on the same frames.
+        opts = {"preset": "fast", "mbtree": "0"}
         if bitrate is None:
             opts["crf"] = str(20 if crf is None else crf)
         return opts, bitrate

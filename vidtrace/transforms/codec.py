@@ -55,6 +55,7 @@ class Reencode(FrameTransform):
 
     def render(self, frames: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         codec = p["codec"]
-        options = {"preset": self.preset} if codec == "libx264" else None
+        # mbtree off keeps x264 deterministic (same frames, same bytes).
+        options = {"preset": self.preset, "mbtree": "0"} if codec == "libx264" else None
         return _image.encode_decode(frames, codec, _DECODERS[codec], "yuv420p", p["fps"],
                                     bit_rate=int(p["bitrate"] * 1000), options=options)
