@@ -503,7 +503,8 @@ def _chain_segment(ctx: _Context, pos: np.ndarray, reversed_: bool, p: "BaseAlig
     return segment_from_matches(
         fwd.qt[pos], ctx.rt_fine[pos], fwd.sim[pos], fwd.qi[pos], fwd.ri[pos], reversed_,
         query_times=ctx.query_times, ref_times=ctx.ref_times, step_q=ctx.step_q, step_r=ctx.step_r,
-        min_speed=p.min_speed, max_speed=p.max_speed, score_matches=p.score_matches, flipped=ctx.flipped)
+        min_speed=p.min_speed, max_speed=p.max_speed, score_matches=p.score_matches, flipped=ctx.flipped,
+        cells=p.cell_extent)
 
 
 def _extend_ends(ctx: _Context, pos: np.ndarray, reversed_: bool, p: "BaseAligner", rows: int = 2) -> np.ndarray:
@@ -543,7 +544,8 @@ def _extend_ends(ctx: _Context, pos: np.ndarray, reversed_: bool, p: "BaseAligne
 def segment_from_matches(qt: np.ndarray, rt: np.ndarray, sim: np.ndarray, qi: np.ndarray, ri: np.ndarray,
                          reversed_: bool, *, query_times: np.ndarray, ref_times: np.ndarray, step_q: float,
                          step_r: float, min_speed: float = 0.5, max_speed: float = 2.0,
-                         score_matches: float = 4.0, flipped: bool = False) -> tuple[Segment, int]:
+                         score_matches: float = 4.0, flipped: bool = False,
+                         cells: bool = True) -> tuple[Segment, int]:
     """Turn matched samples into a Segment (the maths behind every aligner).
 
     qt, rt: float64 [n] seconds of the matches (``rt`` may be sub-sample
@@ -578,12 +580,24 @@ def segment_from_matches(qt: np.ndarray, rt: np.ndarray, sim: np.ndarray, qi: np
     # Sampling takes the first frame of each step-long bucket, so a reference
     # sample stands for [t, t + step).
     cell_lo, cell_hi = float(rt.min()), float(rt.max()) + step_r
-    rs, re = max(min(ends[0], cell_lo), r_lo), min(max(ends[1], cell_hi), r_hi)
+    ext_lo, ext_hi = ends
+    if cells and ref_times.size:
+        # Where it matters and is safe: for copies shorter than two reference
+        # steps (a line through a few samples says little about their ends),
+        # and at the reference's first / last sample (the video itself bounds
+        # the copy). Elsewhere a matched neighbouring sample would stretch a
+        # segment past the copy.
+        short = ends[1] - ends[0] < 2.0 * step_r
+        if short or cell_lo <= float(ref_times[0]) + 1e-9:
+            ext_lo = min(ext_lo, cell_lo)
+        if short or float(rt.max()) >= float(ref_times[-1]) - 1e-9:
+            ext_hi = max(ext_hi, cell_hi)
+    rs, re = max(ext_lo, r_lo), min(ext_hi, r_hi)
     if re - rs < 1e-6:  # the line left the reference: fall back to the matched samples
         rs, re = max(cell_lo, r_lo), min(cell_hi, r_hi)
         if re - rs < 1e-6:
             rs, re = cell_lo, cell_lo + step_r
-    else:
+    elif cells:
         q_img = sorted(((rs - b) / a, (re - b) / a))
         qs, qe = max(min(qs, q_img[0]), q_lo), min(max(qe, q_img[1]), q_hi)
     n_eff = int(min(np.unique(qi).size, np.unique(ri).size))
@@ -826,7 +840,9 @@ class BaseAligner(ABC):
     better one exceeds this is a duplicate. score_matches: distinct matches
     at which the score's length factor reaches 1 - 1/e. trim_weak: a chain end
     cut off by a gap is dropped when its mean similarity is below this
-    fraction of the rest's upper quartile (:func:`trim_chain`).
+    fraction of the rest's upper quartile (:func:`trim_chain`). cell_extent:
+    a matched reference sample stands for its whole sampling step when the
+    segment's extent is computed (:func:`segment_from_matches`).
     """
 
     name: ClassVar[str] = ""
@@ -846,6 +862,7 @@ class BaseAligner(ABC):
     max_overlap: float = 0.5
     score_matches: float = 4.0
     trim_weak: float = 0.5
+    cell_extent: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_sim <= 1.0:

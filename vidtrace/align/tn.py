@@ -35,13 +35,15 @@ from vidtrace.errors import ConfigError
 
 
 def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_speed: float,
-                  gap_cost: float, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+                  gap_cost: float, hold_steps: bool = True, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """All edges of the temporal network of ``view``, as padded tables.
 
     Returns (src int64 [K, E], cost float64 [K, E]): row k lists the
     predecessors of entry k (padding: index K) and the cost of each edge,
     ``gap_cost`` x skipped samples, skipped = min(row step, column step) - 1
-    (0 between neighbouring samples at any allowed speed). The speed test
+    (0 between neighbouring samples at any allowed speed). hold_steps: also
+    link entries on the same reference sample (a query sampled more densely
+    than the reference shows each reference sample several times). The speed test
     tolerates ``jitter_s`` plus both entries' slack.
     Candidate pairs come from searchsorted windows over the previous
     ``max_gap_s`` seconds, tested ``chunk`` pairs at a time.
@@ -65,7 +67,7 @@ def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
         dq = qt[tgt] - qt[src]
         dr = rt[tgt] - rt[src]
         tol = jit + view.slack[tgt] + view.slack[src]
-        ok = ((dr >= -1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - tol)
+        ok = ((dr >= -1e-9 if hold_steps else dr > 1e-9) & (dr <= max_gap_s + 1e-9) & (dr >= min_speed * dq - tol)
               & (dr <= max_speed * dq + tol))
         src, tgt = src[ok], tgt[ok]
         skipped = np.maximum(np.minimum(view.qi[tgt] - view.qi[src], view.ri[tgt] - view.ri[src]) - 1, 0)
@@ -85,7 +87,7 @@ def network_edges(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
 
 
 def longest_paths(view: Entries, *, max_gap_s: float, min_speed: float, max_speed: float,
-                  gap_cost: float) -> tuple[np.ndarray, np.ndarray]:
+                  gap_cost: float, hold_steps: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Best path value ending at each entry of ``view`` and its predecessor.
 
     Returns (score float64 [K], pred int64 [K], -1 where a path starts).
@@ -99,7 +101,7 @@ def longest_paths(view: Entries, *, max_gap_s: float, min_speed: float, max_spee
     if k_all == 0:
         return score[:k_all], pred
     src, cost = network_edges(view, max_gap_s=max_gap_s, min_speed=min_speed, max_speed=max_speed,
-                              gap_cost=gap_cost)
+                              gap_cost=gap_cost, hold_steps=hold_steps)
     n_edges = (src < k_all).sum(axis=1)
     starts = np.flatnonzero(np.r_[True, view.qt[1:] != view.qt[:-1]])
     ends = np.r_[starts[1:], k_all]
@@ -124,12 +126,14 @@ class TNAligner(BaseAligner):
     """Temporal Network aligner. Parameters of :class:`BaseAligner`, plus
 
     gap_cost: similarity a path loses per skipped sample between two of its
-    matches (discourages bridging gaps with unrelated entries).
+    matches (discourages bridging gaps with unrelated entries); hold_steps:
+    see :func:`network_edges`.
     """
 
     name: ClassVar[str] = "tn"
 
     gap_cost: float = 0.1
+    hold_steps: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -138,7 +142,7 @@ class TNAligner(BaseAligner):
 
     def _find_chains(self, view: Entries) -> list[np.ndarray]:
         score, pred = longest_paths(view, max_gap_s=self.max_gap_s, min_speed=self.min_speed,
-                                    max_speed=self.max_speed, gap_cost=self.gap_cost)
+                                    max_speed=self.max_speed, gap_cost=self.gap_cost, hold_steps=self.hold_steps)
         blocked = np.zeros(len(view), dtype=bool)
         chains: list[np.ndarray] = []
 
