@@ -80,7 +80,7 @@ def test_similarity_is_region_chamfer(frames):
     assert np.allclose(ext.rowwise_similarity(desc, desc[::-1]), np.diag(s[:, ::-1]), atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", [dict(grid=2), dict(dim=0), dict(dim=256), dict(min_quality=101), dict(flat_rms=-1)])
+@pytest.mark.parametrize("bad", [{"grid": 2}, {"dim": 0}, {"dim": 256}, {"min_quality": 101}, {"flat_rms": -1}])
 def test_bad_params(bad):
     with pytest.raises(ConfigError):
         RegionExtractor(**bad)
