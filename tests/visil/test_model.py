@@ -115,7 +115,7 @@ def test_attention_kinds():
 
 @pytest.mark.parametrize("variant,keys,config", [("visil", VISIL_KEYS, VISIL_CONFIG), ("s2vs", S2VS_KEYS, S2VS_CONFIG)])
 def test_official_checkpoints_load_strictly(tmp_path, variant, keys, config):
-    dims = 48  # the real files have 3840 (visil) / 512 (s2vs) dims; any size loads
+    dims = config.dims  # the real shapes: 3840-d (visil) / 512-d (s2vs) regions
     state = _official_state(variant, dims)
     assert set(state) == set(keys)
     path = tmp_path / f"{variant}.pth"
@@ -131,6 +131,9 @@ def test_official_checkpoints_load_strictly(tmp_path, variant, keys, config):
         assert torch.equal(model.state_dict()[ours], state[theirs])
     with torch.no_grad():
         score = model.video_similarity(_videos(1, 12, 9, dims), _videos(1, 10, 9, dims, 1))
+    small = _official_state(variant, 48)  # other region sizes load too (dims taken from the weights)
+    torch.save(small, tmp_path / "small.pth")
+    assert load_official(tmp_path / "small.pth").config.dims == 48
     assert score.shape == (1, 1) and -1 <= float(score) <= 1
 
 
