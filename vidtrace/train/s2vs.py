@@ -38,9 +38,14 @@ resumed run continues exactly as an uninterrupted one. The run folder holds
 ``--export`` writes the ONNX files and JSON that :mod:`vidtrace.rescore`
 loads (see :func:`export_comparator`).
 
-Command line (wired as ``vidtrace train s2vs``)::
+Command line (``vidtrace train s2vs``, or ``python -m vidtrace.train.s2vs``); the
+shipped comparator (vidtrace/models/weights/comparator.*) was made by::
 
-    vidtrace train s2vs RUN_DIR --videos /path/to/videos --synth 200 --steps 1500
+    python -m vidtrace.train.s2vs RUN_DIR --videos /work/shared/data/videos --synth 150 --window 16 \
+        --batch 12 --steps 1000 --warmup 50 --lr 1e-3 --seed 0 --workers 2 --device cpu \
+        --export vidtrace/models/weights
+
+(1,026 views made in 83 s, 1,000 steps in 27 min on two shared CPU cores).
 """
 
 from __future__ import annotations
