@@ -180,3 +180,16 @@ def test_remove(capsys, tmp_path, collection):
     assert code == 1 and "not in library" in err
     _, out, _ = run(capsys, "list", "--db", db, "--json")
     assert sorted(Path(i["path"]).name for i in json.loads(out)) == ["ref1.mp4", "ref2.mp4"]
+
+
+@pytest.mark.parametrize("scorer", ["chamfer", "visil"])
+def test_query_with_scorer_on_region_library(capsys, tmp_path, collection, scorer):
+    db = tmp_path / "regions"
+    assert main(["index", str(collection / "refs"), "--db", str(db), "--feature", "regions", "-q"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "query", collection / "queries" / "reversed.mp4", "--db", db, "--scorer", scorer,
+                       "--min-score", "0.1", "--json")
+    res = json.loads(out)
+    assert code == 0 and res["matches"]
+    assert Path(res["matches"][0]["reference"]).name == "ref2.mp4"
+    assert all(0.0 <= m["score"] <= 1.0 for m in res["matches"])

@@ -67,11 +67,17 @@ def _search_params(args):
     if args.query_fps is not None:
         extra["query_fps"] = args.query_fps
     return SearchParams(k=args.k, max_distance=args.max_distance, max_candidates=args.max_candidates,
-                        aligner=args.aligner, min_score=args.min_score, **extra)
+                        aligner=args.aligner, min_score=args.min_score, scorer=args.scorer,
+                        scorer_map=args.scorer_map, **extra)
 
 
 def _add_search_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--aligner", default="tn", help="temporal aligner (default: tn)")
+    p.add_argument("--aligner", default="tn", help="temporal aligner: tn (default), hv, dp, dtw, spd")
+    p.add_argument("--scorer", default=None,
+                   help="re-score shortlisted pairs from stored features: chamfer, or visil (the comparator trained "
+                        "here; needs a library indexed with --feature regions)")
+    p.add_argument("--scorer-map", action="store_true",
+                   help="align on the scorer's refined frame-to-frame map instead of the kNN map")
     p.add_argument("--variants", default=None,
                    help="query-side variants, comma-separated, from flip,halves,center,uncropped,vcrop,hcrop "
                         "(default: flip,halves,center,uncropped; '' for none)")
@@ -220,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add_feature_options(p):
         p.add_argument("--fps", type=_positive_float, default=2.0, help="frames sampled per second (default 2)")
         p.add_argument("--feature", default="pdq", help="frame descriptor (default: pdq)")
-        p.add_argument("--min-quality", type=int, default=50, help="PDQ quality under which frames are not searched")
+        p.add_argument("--min-quality", type=int, default=50,
+                   help="frame quality (0-100) under which frames are stored but not searched")
         p.add_argument("--max-size", type=int, default=256, help="frames are resized to this longest side (px)")
 
     p = sub.add_parser("index", help="index video files or folders (recursively) into a library")

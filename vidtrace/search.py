@@ -32,7 +32,11 @@ class SearchParams:
     descriptors, the inner product under which a hit is ignored; variants: query-side
     variants ("flip": mirrored copies, "halves": side-by-side / stacked
     embeddings, "center": zoomed-out copies); max_candidates: reference
-    videos aligned per query; aligner: registry name and params; min_score:
+    videos aligned per query; aligner: registry name and params; scorer:
+    optional re-scoring of each shortlisted pair (vidtrace.rescore: "chamfer",
+    "visil") from the stored frame features: its video-level score becomes
+    the match score (and caps segment scores); with scorer_map its refined
+    frame-to-frame map also replaces the kNN map for the aligner; min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
     indexed frame has a query frame close in time; None = the library's).
@@ -47,6 +51,9 @@ class SearchParams:
     max_candidates: int = 50
     aligner: str = "tn"
     aligner_params: dict = field(default_factory=dict)
+    scorer: str | None = None
+    scorer_params: dict = field(default_factory=dict)
+    scorer_map: bool = False
     min_score: float = 0.3
 
     def __post_init__(self) -> None:
@@ -153,12 +160,27 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
 
     params = params or SearchParams()
     aligner = get_aligner(params.aligner, **params.aligner_params)
+    scorer = None
+    if params.scorer:
+        from vidtrace.rescore import get_scorer
+
+        scorer = get_scorer(params.scorer, **params.scorer_params)
     hits = collect_hits(lib, query, params)
     qtimes = query.features.timestamps
     per_video: dict[int, list] = {}
+    pair_score: dict[int, float] = {}
     for vid, flipped, members in shortlist(hits, params.max_candidates):
-        rtimes = lib.frame_times(vid)
-        smap = SimilarityMap(qtimes, rtimes, hits.qi[members], hits.ri[members], hits.sim[members], flipped)
+        if scorer is not None:
+            qfeats = query.features
+            if flipped:
+                qfeats = replace(qfeats, descriptors=query.variants["flip"])
+            score, refined = scorer.score(qfeats, lib.frame_features(vid))
+            pair_score[vid] = max(pair_score.get(vid, 0.0), score)
+        if scorer is not None and params.scorer_map:
+            smap = replace(refined, flipped=flipped)
+        else:
+            rtimes = lib.frame_times(vid)
+            smap = SimilarityMap(qtimes, rtimes, hits.qi[members], hits.ri[members], hits.sim[members], flipped)
         segs = aligner.align(smap)
         if flipped:
             segs = [_as_flipped(s) for s in segs]
@@ -166,13 +188,16 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     matches = []
     for vid, segs in per_video.items():
         segs = merge_segments(segs)
+        if vid in pair_score:  # the scorer's video-level judgement sets the match score
+            segs = [replace(s, score=min(s.score, pair_score[vid])) for s in segs]
         segs = [s for s in segs if s.score >= params.min_score]
         if not segs:
             continue
         rec = lib.video(vid)
         if rec is None:
             continue
-        matches.append(Match(rec.path, vid, video_score(segs), tuple(segs)))
+        score = pair_score.get(vid, video_score(segs))
+        matches.append(Match(rec.path, vid, score, tuple(segs)))
     matches.sort(key=lambda m: (-m.score, m.reference_id))
     return QueryResult(query.info.path, query.info.duration, tuple(matches))
 
