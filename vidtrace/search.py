@@ -35,7 +35,8 @@ class SearchParams:
     videos aligned per query; aligner: registry name and params; scorer:
     optional re-scoring of each shortlisted pair (vidtrace.rescore: "chamfer",
     "visil") from the stored frame features: its video-level score becomes
-    the match score (and caps segment scores); with scorer_map its refined
+    the match score, and segment scores become the geometric mean of the
+    aligner's and the scorer's; with scorer_map its refined
     frame-to-frame map also replaces the kNN map for the aligner; min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
@@ -188,8 +189,8 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     matches = []
     for vid, segs in per_video.items():
         segs = merge_segments(segs)
-        if vid in pair_score:  # the scorer's video-level judgement sets the match score
-            segs = [replace(s, score=min(s.score, pair_score[vid])) for s in segs]
+        if vid in pair_score:  # fold the scorer's video-level judgement into each segment (geometric mean)
+            segs = [replace(s, score=float(np.sqrt(s.score * pair_score[vid]))) for s in segs]
         segs = [s for s in segs if s.score >= params.min_score]
         if not segs:
             continue
