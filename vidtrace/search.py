@@ -35,8 +35,9 @@ class SearchParams:
     videos aligned per query; aligner: registry name and params; scorer:
     optional re-scoring of each shortlisted pair (vidtrace.rescore: "chamfer",
     "visil") from the stored frame features: its video-level score becomes
-    the match score, and segment scores become the geometric mean of the
-    aligner's and the scorer's; with scorer_map its refined
+    the match score, and each segment's score becomes the geometric mean of
+    the aligner's and the scorer's similarity inside the segment's box
+    (window_score); with scorer_map its refined
     frame-to-frame map also replaces the kNN map for the aligner; min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
@@ -170,6 +171,7 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     qtimes = query.features.timestamps
     per_video: dict[int, list] = {}
     pair_score: dict[int, float] = {}
+    refined_maps: dict[tuple[int, bool], SimilarityMap] = {}
     for vid, flipped, members in shortlist(hits, params.max_candidates):
         if scorer is not None:
             qfeats = query.features
@@ -177,20 +179,22 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
                 qfeats = replace(qfeats, descriptors=query.variants["flip"])
             score, refined = scorer.score(qfeats, lib.frame_features(vid))
             pair_score[vid] = max(pair_score.get(vid, 0.0), score)
+            refined_maps[(vid, flipped)] = refined
         if scorer is not None and params.scorer_map:
             smap = replace(refined, flipped=flipped)
         else:
             rtimes = lib.frame_times(vid)
             smap = SimilarityMap(qtimes, rtimes, hits.qi[members], hits.ri[members], hits.sim[members], flipped)
         segs = aligner.align(smap)
+        if (vid, flipped) in refined_maps:
+            segs = [replace(s, score=float(np.sqrt(s.score * window_score(refined_maps[(vid, flipped)], s))))
+                    for s in segs]
         if flipped:
             segs = [_as_flipped(s) for s in segs]
         per_video.setdefault(vid, []).extend(segs)
     matches = []
     for vid, segs in per_video.items():
         segs = merge_segments(segs)
-        if vid in pair_score:  # fold the scorer's video-level judgement into each segment (geometric mean)
-            segs = [replace(s, score=float(np.sqrt(s.score * pair_score[vid]))) for s in segs]
         segs = [s for s in segs if s.score >= params.min_score]
         if not segs:
             continue
@@ -201,6 +205,20 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
         matches.append(Match(rec.path, vid, score, tuple(segs)))
     matches.sort(key=lambda m: (-m.score, m.reference_id))
     return QueryResult(query.info.path, query.info.duration, tuple(matches))
+
+
+def window_score(smap: SimilarityMap, seg) -> float:
+    """Scorer similarity inside one segment's box: the mean over the query
+    frames in [query_start, query_end) of their best similarity at reference
+    times in [reference_start, reference_end) (0 for rows with none)."""
+    rows = np.nonzero((smap.query_times >= seg.query_start) & (smap.query_times < seg.query_end))[0]
+    if len(rows) == 0:
+        return 0.0
+    qt, rt = smap.query_times[smap.qi], smap.ref_times[smap.ri]
+    inside = (qt >= seg.query_start) & (qt < seg.query_end) & (rt >= seg.reference_start) & (rt < seg.reference_end)
+    best = np.zeros(len(smap.query_times), dtype=np.float64)
+    np.maximum.at(best, smap.qi[inside], smap.sim[inside])
+    return float(np.clip(best[rows].mean(), 0.0, 1.0))
 
 
 def _as_flipped(seg):
