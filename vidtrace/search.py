@@ -9,7 +9,6 @@ the best-supported pairs are shortlisted and aligned into segments.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -235,8 +234,3 @@ def search_file(lib: Library, path: str | os.PathLike, params: SearchParams | No
     query = extract_video(path, ext, opts, variants=usable_variants(ext, params))
     return search_extracted(lib, query, params)
 
-
-def timed_search_file(lib: Library, path: str, params: SearchParams | None = None) -> tuple[QueryResult, float]:
-    t0 = time.perf_counter()
-    res = search_file(lib, path, params)
-    return res, time.perf_counter() - t0
