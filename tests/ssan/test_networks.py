@@ -97,6 +97,11 @@ def test_losses_fall_when_fitting_one_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
+def _iou(a0: float, a1: float, b0: float, b1: float) -> float:
+    inter = max(0.0, min(a1, b1) - max(a0, b0))
+    return inter / (max(a1, b1) - min(a0, b0))
+
+
 needs_spd = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped SPD model")
 
 
@@ -124,8 +129,7 @@ def test_spd_aligner_runs_without_torch():
     assert out.returncode == 0, out.stderr
     n, q0, q1, r0, r1, rev = out.stdout.split()
     assert int(n) >= 1 and rev == "False"
-    assert abs(float(q0) - 2.0) < 1.0 and abs(float(q1) - 12.0) < 1.0
-    assert abs(float(r0) - 1.0) < 1.0 and abs(float(r1) - 11.0) < 1.0
+    assert _iou(float(q0), float(q1), 2.0, 12.0) > 0.7 and _iou(float(r0), float(r1), 1.0, 11.0) > 0.7
 
 
 @needs_spd
@@ -139,7 +143,8 @@ def test_shipped_spd_finds_reversed_copy_and_stays_quiet_on_noise():
     qi, ri, sim = line_entries(qt, rt, 5.0, 15.0, 4.0, reversed_=True)
     segs = al.align(SimilarityMap(qt, rt, qi, ri, sim))
     assert segs and segs[0].reversed
-    assert abs(segs[0].query_start - 5.0) < 1.0 and abs(segs[0].reference_end - 14.0) < 1.0
+    assert _iou(segs[0].query_start, segs[0].query_end, 5.0, 15.0) > 0.7
+    assert _iou(segs[0].reference_start, segs[0].reference_end, 4.0, 14.0) > 0.7
     rng = np.random.default_rng(0)
     qi, ri = rng.integers(0, 200, 60), rng.integers(0, 40, 60)
     key = np.unique(qi * 40 + ri)
