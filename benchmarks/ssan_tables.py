@@ -20,8 +20,13 @@ Table 2 (SSAN table 2): the references' 8 fps basis frames are described once;
 each row stores a subset of them in a fresh library -- uniform sampling at
 8/4/2/1 fps, the SKE teacher (PDQ rule), the SKE student at two thresholds,
 and SSAN (jointly trained student + SPD) -- and the queries are searched
-again and aligned with SPD (and TN for reference). Compression ratio =
-stored / basis frames; stored fps = stored frames / reference seconds.
+again and aligned with SPD (and TN for reference). After every keyframe row
+comes uniform sampling at the rate (found by bisection) that stores at most
+as many frames, aligned with the same SPD. Compression ratio = stored /
+basis frames; stored fps = stored frames / reference seconds.
+
+``--keep DIR`` pickles the described queries, references and the table-1
+maps there, so that a second run (other weights) skips decoding.
 """
 
 from __future__ import annotations
