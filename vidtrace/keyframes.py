@@ -27,18 +27,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from vidtrace.errors import ConfigError
+from vidtrace.registry import registrar
 from vidtrace.types import FrameFeatures
 
 SELECTORS: dict[str, Callable[..., "KeyframeSelector"]] = {}
 
 
-def register_selector(name: str):
-    def deco(cls):
-        SELECTORS[name] = cls
-        cls.name = name
-        return cls
-
-    return deco
+register_selector = registrar(SELECTORS)
+"""Class decorator: ``@register_selector(name)`` adds a class to SELECTORS under `name`."""
 
 
 def get_selector(name: str, **params) -> "KeyframeSelector":

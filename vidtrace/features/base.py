@@ -16,19 +16,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from vidtrace.errors import ConfigError
+from vidtrace.registry import registrar
 
 FEATURES: dict[str, Callable[..., "FrameExtractor"]] = {}
 
 
-def register_extractor(name: str):
-    """Class decorator adding an extractor to FEATURES under `name`."""
-
-    def deco(cls):
-        FEATURES[name] = cls
-        cls.name = name
-        return cls
-
-    return deco
+register_extractor = registrar(FEATURES)
+"""Class decorator: ``@register_extractor(name)`` adds a class to FEATURES under `name`."""
 
 
 def get_extractor(name: str, **params) -> "FrameExtractor":

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from vidtrace.errors import ConfigError
+from vidtrace.registry import registrar
 
 FRAME_BITS = 24  # bits below the video id
 INDEX_BITS = 20  # bits of the frame index (1M sampled frames per video)
@@ -41,15 +42,8 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys >> FRAME_BITS, keys & FRAME_MASK
 
 
-def register_index(name: str):
-    """Class decorator adding a backend to INDEXES under `name`."""
-
-    def deco(cls):
-        INDEXES[name] = cls
-        cls.name = name
-        return cls
-
-    return deco
+register_index = registrar(INDEXES)
+"""Class decorator: ``@register_index(name)`` adds a class to INDEXES under `name`."""
 
 
 def get_index(name: str, dim: int, kind: str = "binary", **params) -> "IndexBackend":
