@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, help="library directory (created if missing)")
     add_feature_options(p)
     p.add_argument("--index", default="flat", help="index type: flat (exact, default) or hnsw (approximate)")
-    p.add_argument("--keyframes", default="uniform", help="keyframe selector: uniform (default) or change")
+    p.add_argument("--keyframes", default="uniform", help="keyframe selector: uniform (default), change, or ske (learned SSAN keyframes; needs --fps 8)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="files decoded in parallel (default: min(2, CPUs))")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -198,7 +198,11 @@ class Library:
         config = config or LibraryConfig()
         # Validate the configuration before writing anything.
         ext = config.extractor()
-        config.selector()
+        selector = config.selector()
+        basis_fps = getattr(selector, "meta", {}).get("basis_fps")
+        if basis_fps and abs(float(basis_fps) - float(config.fps or 0)) > 1e-9:
+            raise ConfigError(f"keyframe selector {config.keyframes['name']!r} was trained on frames sampled at "
+                              f"{basis_fps:g} fps; create the library with fps={basis_fps:g} (got {config.fps!r})")
         get_index(config.index["name"], ext.index_dim, ext.kind, **{k: v for k, v in config.index.items() if k != "name"})
         unknown = set(config.index_variants) - set(ext.query_variant_names)
         if unknown:
@@ -614,7 +618,8 @@ def _extract_job(path: str, config: dict):
 
     cfg = LibraryConfig(**config)
     try:
-        return extract_video(path, cfg.extractor(), cfg.decode_options(), variants=cfg.index_variants)
+        return extract_video(path, cfg.extractor(), cfg.decode_options(), variants=cfg.index_variants,
+                             thumb_size=getattr(cfg.selector(), "thumb_size", None))
     except VideoError as exc:
         return exc.problem
     except (OSError, MemoryError) as exc:

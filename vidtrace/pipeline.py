@@ -9,6 +9,7 @@ import numpy as np
 
 from vidtrace.decode import DecodeOptions, DecodeStats, iter_frames, probe
 from vidtrace.features.base import FrameExtractor
+from vidtrace.keyframes import make_thumbs
 from vidtrace.types import FrameFeatures, VideoInfo
 
 
@@ -24,9 +25,12 @@ class ExtractedVideo:
 
 
 def extract_video(path: str | os.PathLike, extractor: FrameExtractor, opts: DecodeOptions,
-                  variants: tuple[str, ...] = (), batch: int = 64) -> ExtractedVideo:
+                  variants: tuple[str, ...] = (), batch: int = 64, thumb_size: int | None = None
+                  ) -> ExtractedVideo:
     """Decode `path` at opts.fps and describe every sampled frame.
 
+    thumb_size: also keep uint8 [N, s, s] grey thumbnails of the sampled
+    frames (FrameFeatures.thumbs) for a keyframe selector that needs them.
     Memory stays bounded by `batch` frames; raises VideoError naming the file
     on unusable input.
     """
@@ -37,11 +41,14 @@ def extract_video(path: str | os.PathLike, extractor: FrameExtractor, opts: Deco
     descs: list[np.ndarray] = []
     quals: list[np.ndarray] = []
     var_parts: dict[str, list[np.ndarray]] = {}
+    thumbs: list[np.ndarray] = []
     buf: list[np.ndarray] = []
 
     def flush() -> None:
         if not buf:
             return
+        if thumb_size:
+            thumbs.append(make_thumbs(buf, thumb_size))
         d, q, var = extractor.describe(buf, variants)
         for k, v in var.items():
             var_parts.setdefault(k, []).append(v)
@@ -65,5 +72,6 @@ def extract_video(path: str | os.PathLike, extractor: FrameExtractor, opts: Deco
         timestamps=np.asarray(times, dtype=np.float64),
         quality=np.concatenate(quals).astype(np.int16),
         descriptors=np.concatenate(descs),
+        thumbs=np.concatenate(thumbs) if thumb_size else None,
     )
     return ExtractedVideo(info, feats, {k: np.concatenate(v) for k, v in var_parts.items()})

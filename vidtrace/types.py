@@ -78,6 +78,8 @@ class FrameFeatures:
     searched); descriptors: [N, D] -- uint8 [N, D/8] packed bits for binary
     features (PDQ: [N, 32]), float32 [N, D] L2-normalised for float features.
     kind: "binary" or "float"; name: the extractor that made them.
+    thumbs: optional uint8 [N, s, s] grey thumbnails of the same frames (made
+    only when a keyframe selector needs them, e.g. "ske"; never stored).
     """
 
     name: str
@@ -85,6 +87,7 @@ class FrameFeatures:
     timestamps: np.ndarray
     quality: np.ndarray
     descriptors: np.ndarray
+    thumbs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(len(self.timestamps))

@@ -101,8 +101,7 @@ def test_selector_on_synthetic_features():
     rng = np.random.default_rng(1)
     thumbs = np.repeat(rng.integers(0, 256, (5, sel.thumb_size, sel.thumb_size), dtype=np.uint8), 20, axis=0)
     feats = FrameFeatures("pdq", "binary", np.arange(n) / 8.0, np.full(n, 90, np.int16),
-                          np.zeros((n, 32), np.uint8))
-    object.__setattr__(feats, "thumbs", thumbs)  # what the proposed FrameFeatures.thumbs field will carry
+                          np.zeros((n, 32), np.uint8), thumbs=thumbs)
     keep = sel.select(feats)
     assert keep.dtype == bool and keep.shape == (n,)
     for a in range(0, n, sel.interval):
@@ -123,3 +122,37 @@ def test_selector_needs_thumbnails_and_valid_params():
         get_selector("ske", threshold=1.5)
     with pytest.raises(ConfigError):
         get_selector("ske", model="/nonexistent/ske.onnx")
+
+
+@needs_model
+def test_library_with_ske_keyframes_stores_only_keyframes_and_finds_copy(tmp_path):
+    """Index time: thumbnails are made during extraction, only SKE keyframes
+    (plus the sparse uniform mask) are stored, and a query still finds the copy."""
+    from vidtrace.library import Library, LibraryConfig
+    from vidtrace.search import SearchParams, search_file
+    from vidtrace.synth import render_video
+    from vidtrace.videoio import write_video
+
+    write_video(tmp_path / "ref.mp4", render_video(seed=11, duration_s=12.0, width=192, height=144, shots=3))
+    cfg = LibraryConfig(fps=8.0, keyframes={"name": "ske"})
+    with Library.open(tmp_path / "lib", writable=True, create=True, config=cfg) as lib:
+        res = lib.index_files([str(tmp_path / "ref.mp4")], workers=1)
+        assert [r.status for r in res] == ["indexed"]
+        rec = lib.videos()[0]
+        n_basis = int(round(rec.duration * 8))
+        assert rec.n_frames < 0.6 * n_basis  # keyframes only, not every basis frame
+        assert rec.n_frames >= n_basis // 8  # at least one per mask interval
+        times = lib.frame_times(rec.id)
+        # the sparse uniform mask: every interval of 8 basis frames (1 s) keeps a frame
+        assert set(np.floor(times + 1e-6).astype(int)) >= set(range(n_basis // 8))
+        hit = search_file(lib, tmp_path / "ref.mp4", SearchParams())
+    assert hit.matches and hit.matches[0].segments
+
+
+@needs_model
+def test_library_refuses_ske_at_another_fps(tmp_path):
+    from vidtrace.library import Library, LibraryConfig
+
+    with pytest.raises(ConfigError, match="8 fps"):
+        Library.create(tmp_path / "lib", LibraryConfig(fps=2.0, keyframes={"name": "ske"}))
+    assert not (tmp_path / "lib").exists() or not any((tmp_path / "lib").iterdir())
