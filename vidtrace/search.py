@@ -18,7 +18,7 @@ from vidtrace.index.base import split_keys
 from vidtrace.library import Library
 from vidtrace.pipeline import ExtractedVideo, extract_video
 from vidtrace.scoring import merge_segments, video_score
-from vidtrace.types import Match, QueryResult, SimilarityMap
+from vidtrace.types import FrameFeatures, Match, QueryResult, SimilarityMap
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class SearchParams:
     "visil") from the stored frame features: its video-level score becomes
     the match score, and each segment's score becomes the geometric mean of
     the aligner's and the scorer's similarity inside the segment's box
-    (window_score); with scorer_map its refined
+    (window_score); the scorer sees the query at the library's sampling
+    rate (at_rate), as its network was trained; with scorer_map its refined
     frame-to-frame map also replaces the kNN map for the aligner; min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
@@ -171,11 +172,15 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     per_video: dict[int, list] = {}
     pair_score: dict[int, float] = {}
     refined_maps: dict[tuple[int, bool], SimilarityMap] = {}
+    # A scorer compares frame sequences as its network was trained: at the
+    # library's sampling rate on both sides (the query is sampled denser).
+    scorer_rows = at_rate(qtimes, lib.config.fps) if scorer is not None else None
     for vid, flipped, members in shortlist(hits, params.max_candidates):
         if scorer is not None:
-            qfeats = query.features
-            if flipped:
-                qfeats = replace(qfeats, descriptors=query.variants["flip"])
+            qf = query.features
+            desc = query.variants["flip"] if flipped else qf.descriptors
+            qfeats = FrameFeatures(qf.name, qf.kind, qf.timestamps[scorer_rows], qf.quality[scorer_rows],
+                                   desc[scorer_rows])
             score, refined = scorer.score(qfeats, lib.frame_features(vid))
             pair_score[vid] = max(pair_score.get(vid, 0.0), score)
             refined_maps[(vid, flipped)] = refined
@@ -204,6 +209,15 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
         matches.append(Match(rec.path, vid, score, tuple(segs)))
     matches.sort(key=lambda m: (-m.score, m.reference_id))
     return QueryResult(query.info.path, query.info.duration, tuple(matches))
+
+
+def at_rate(times: np.ndarray, fps: float) -> np.ndarray:
+    """int64 indices of the frames at ascending `times` (seconds) that start
+    a new 1/fps interval: the same frames a sampler at `fps` would keep."""
+    bucket = np.floor(np.asarray(times, dtype=np.float64) * fps + 1e-6).astype(np.int64)
+    first = np.ones(len(bucket), dtype=bool)
+    first[1:] = bucket[1:] != bucket[:-1]
+    return np.nonzero(first)[0]
 
 
 def window_score(smap: SimilarityMap, seg) -> float:
