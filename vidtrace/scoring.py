@@ -36,3 +36,34 @@ def merge_segments(segments: Sequence[Segment], iou: float = 0.3) -> list[Segmen
 def video_score(segments: Sequence[Segment]) -> float:
     """Video-level score = the best segment's score (0 when there is none)."""
     return max((s.score for s in segments), default=0.0)
+
+
+def suppress_across_references(segments: Sequence[tuple[object, Segment]], factor: float,
+                               min_overlap: float = 0.5) -> list[Segment]:
+    """Cross-reference suppression for one query.
+
+    segments: (reference key, Segment) pairs of every reference matched by
+    the query. Visiting them by descending score, a segment whose query
+    interval lies, for at least `min_overlap` of its own length, inside the
+    query interval of a kept, higher-scored segment of another reference has
+    its score multiplied by `factor` (0 <= factor <= 1; 1 changes nothing):
+    one moment of the query is rarely a copy of two different references, so
+    the weaker claim is most likely a look-alike (same room, same studio).
+    Returns the segments in input order; nothing is dropped.
+    """
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"factor must be within 0..1, got {factor}")
+    out = [s for _, s in segments]
+    if factor == 1.0:
+        return out
+    kept: list[tuple[object, Segment]] = []
+    for i in sorted(range(len(out)), key=lambda i: -out[i].score):
+        ref, s = segments[i]
+        length = max(s.query_end - s.query_start, 1e-9)
+        if any(r != ref and _overlap(s.query_start, s.query_end, k.query_start, k.query_end) >= min_overlap * length
+               for r, k in kept):
+            out[i] = Segment(s.query_start, s.query_end, s.reference_start, s.reference_end, s.score * factor,
+                             s.reversed, s.flipped)
+        else:
+            kept.append((ref, s))
+    return out
