@@ -168,6 +168,9 @@ def test_nonsense_arguments(capsys, collection, library):
     assert code == 2 and "unknown aligner" in err
     code, _, err = run(capsys, "query", collection / "queries" / "mirrored.mp4", "--db", library, "--k", "0")
     assert code == 2 and "k must be" in err
+    code, _, err = run(capsys, "query", collection / "queries" / "mirrored.mp4", "--db", library,
+                       "--cross-suppress", "2")
+    assert code == 2 and "cross_suppress" in err
 
 
 def test_remove(capsys, tmp_path, collection):
@@ -188,7 +191,7 @@ def test_query_with_scorer_on_region_library(capsys, tmp_path, collection, score
     assert main(["index", str(collection / "refs"), "--db", str(db), "--feature", "regions", "-q"]) == 0
     capsys.readouterr()
     code, out, _ = run(capsys, "query", collection / "queries" / "reversed.mp4", "--db", db, "--scorer", scorer,
-                       "--min-score", "0.1", "--json")
+                       "--min-score", "0.1", "--cross-suppress", "0.2", "--json")
     res = json.loads(out)
     assert code == 0 and res["matches"]
     assert Path(res["matches"][0]["reference"]).name == "ref2.mp4"

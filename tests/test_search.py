@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,6 +37,7 @@ def test_scorer_sees_query_at_library_rate(tmp_path, synth_videos, monkeypatch):
 
     class Probe(ChamferScorer):
         name = "probe"
+        same_rate = True
 
         def score(self, query, ref):
             seen.append((query.timestamps.copy(), ref.timestamps.copy()))
@@ -50,3 +52,56 @@ def test_scorer_sees_query_at_library_rate(tmp_path, synth_videos, monkeypatch):
     assert len(qt) == len(rt)
     assert np.abs(qt - rt).max() <= 1 / 8 + 1e-6  # the same instants, up to the query's 8 fps step
     assert np.allclose(np.diff(qt), 0.5, atol=1 / 8)
+
+
+def test_frame_level_scorer_sees_every_query_frame(tmp_path, synth_videos, monkeypatch):
+    from vidtrace.library import Library, LibraryConfig
+    from vidtrace.rescore import SCORERS, ChamferScorer
+
+    seen = []
+
+    class Probe(ChamferScorer):
+        name = "probe"
+
+        def score(self, query, ref):
+            seen.append(len(query))
+            return super().score(query, ref)
+
+    monkeypatch.setitem(SCORERS, "probe", Probe)
+    with Library.open(tmp_path / "lib", writable=True, create=True, config=LibraryConfig(fps=2.0)) as lib:
+        lib.index_files([str(synth_videos["mp4"])], workers=1)
+        search_file(lib, synth_videos["mp4"], SearchParams(scorer="probe", query_fps=8.0))
+    assert seen and seen[0] == 24  # 3 s at 8 fps
+
+
+def test_scorer_blend_modes(tmp_path, synth_videos, monkeypatch):
+    """"pair" folds the scorer's video-level score into every segment score
+    (geometric mean); "window" its similarity inside the segment's box."""
+    from vidtrace.library import Library, LibraryConfig
+    from vidtrace.rescore import SCORERS, ChamferScorer
+
+    class Fixed(ChamferScorer):
+        name = "fixed"
+
+        def score(self, query, ref):
+            return 0.25, super().score(query, ref)[1]
+
+    monkeypatch.setitem(SCORERS, "fixed", Fixed)
+    with Library.open(tmp_path / "lib", writable=True, create=True, config=LibraryConfig(fps=2.0)) as lib:
+        lib.index_files([str(synth_videos["mp4"])], workers=1)
+        plain = search_file(lib, synth_videos["mp4"], SearchParams(min_score=0.0))
+        pair = search_file(lib, synth_videos["mp4"], SearchParams(scorer="fixed", scorer_blend="pair", min_score=0.0))
+        window = search_file(lib, synth_videos["mp4"], SearchParams(scorer="fixed", min_score=0.0))
+    a, b = plain.matches[0].segments[0], pair.matches[0].segments[0]
+    assert b.score == pytest.approx(np.sqrt(a.score * 0.25), rel=1e-6)
+    assert pair.matches[0].score == 0.25
+    assert window.matches[0].segments[0].score > b.score  # the copy of itself: window similarity ~1
+
+
+def test_search_params_validation():
+    from vidtrace.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        SearchParams(scorer_blend="nope")
+    with pytest.raises(ConfigError):
+        SearchParams(cross_suppress=1.5)

@@ -68,7 +68,7 @@ def _search_params(args):
         extra["query_fps"] = args.query_fps
     return SearchParams(k=args.k, max_distance=args.max_distance, max_candidates=args.max_candidates,
                         aligner=args.aligner, min_score=args.min_score, scorer=args.scorer,
-                        scorer_map=args.scorer_map, **extra)
+                        scorer_map=args.scorer_map, scorer_blend=args.scorer_blend, cross_suppress=args.cross_suppress, **extra)
 
 
 def _add_search_options(p: argparse.ArgumentParser) -> None:
@@ -78,6 +78,9 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
                         "here; needs a library indexed with --feature regions)")
     p.add_argument("--scorer-map", action="store_true",
                    help="align on the scorer's refined frame-to-frame map instead of the kNN map")
+    p.add_argument("--scorer-blend", choices=("window", "pair"), default=None,
+                   help="fold the scorer into segment scores by its similarity inside each segment's box (window) or "
+                        "its video-level score (pair); default: the scorer's own (chamfer: window, visil: pair)")
     p.add_argument("--variants", default=None,
                    help="query-side variants, comma-separated, from flip,halves,center,uncropped,vcrop,hcrop "
                         "(default: flip,halves,center,uncropped; '' for none)")
@@ -87,6 +90,9 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-distance", type=int, default=76, help="max Hamming distance of a frame hit (default 76)")
     p.add_argument("--max-candidates", type=int, default=50, help="reference videos aligned per query")
     p.add_argument("--min-score", type=float, default=0.3, help="smallest match score reported (0..1)")
+    p.add_argument("--cross-suppress", type=float, default=1.0,
+                   help="multiply by this (0..1) the score of a segment that covers the same query time as a "
+                        "better segment of another reference (default 1: off)")
 
 
 # ---------------------------------------------------------------- commands

@@ -54,9 +54,18 @@ _DENSE_LIMIT = 1 << 22  # frame pairs up to which a scorer keeps the whole [Tq, 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """score(query, ref) -> (score in [0, 1], SimilarityMap in [0, 1] for the aligners)."""
+    """score(query, ref) -> (score in [0, 1], SimilarityMap in [0, 1] for the aligners).
+
+    same_rate: the scorer needs the query sampled at the reference's rate
+    (a network that learned temporal patterns at one rate); otherwise it
+    gets every query frame. blend: how the engine folds the scorer into
+    segment scores by default ("window": its map inside the segment's box;
+    "pair": its video-level score), the better of the two on the benchmark.
+    """
 
     name: str
+    same_rate: bool
+    blend: str
 
     def score(self, query: FrameFeatures, ref: FrameFeatures) -> tuple[float, SimilarityMap]: ...
 
@@ -128,6 +137,8 @@ class ChamferScorer:
     """
 
     name = "chamfer"
+    same_rate = False  # frame-level: a denser query only gives each frame a closer match
+    blend = "window"
 
     def __init__(self, regions: int | None = None, min_quality: int = 0, top_k: int = 10, min_sim: float = 0.3,
                  block: int = 256, symmetric: bool = False):
@@ -277,6 +288,8 @@ class ViSiLScorer:
     """
 
     name = "visil"
+    same_rate = True  # its temporal CNN learned diagonals of slope 1 at the library's rate
+    blend = "pair"  # its video-level score ranks pairs; its map is no segment judge (README)
 
     def __init__(self, weights: str | Path | None = None, regions: int | None = None, min_quality: int = 0,
                  map_mode: str = "full", top_k: int = 10, min_sim: float = 0.3, tile: int = 512, margin: int = 16,

@@ -17,7 +17,7 @@ from vidtrace.errors import ConfigError
 from vidtrace.index.base import split_keys
 from vidtrace.library import Library
 from vidtrace.pipeline import ExtractedVideo, extract_video
-from vidtrace.scoring import merge_segments, video_score
+from vidtrace.scoring import merge_segments, suppress_across_references, video_score
 from vidtrace.types import FrameFeatures, Match, QueryResult, SimilarityMap
 
 
@@ -35,9 +35,13 @@ class SearchParams:
     optional re-scoring of each shortlisted pair (vidtrace.rescore: "chamfer",
     "visil") from the stored frame features: its video-level score becomes
     the match score, and each segment's score becomes the geometric mean of
-    the aligner's and the scorer's similarity inside the segment's box
-    (window_score); the scorer sees the query at the library's sampling
-    rate (at_rate), as its network was trained; with scorer_map its refined
+    the aligner's and, with scorer_blend "window", the scorer's similarity
+    inside the segment's box (window_score) or, with "pair", the scorer's
+    video-level score of the pair (None: the scorer's own choice,
+    Scorer.blend); cross_suppress: a segment covering the same query time
+    as a better segment of another reference has its score multiplied by
+    this (1 = off; vidtrace.scoring.suppress_across_references); the scorer sees the query at the library's sampling
+    rate (at_rate) when it needs it (Scorer.same_rate); with scorer_map its refined
     frame-to-frame map also replaces the kNN map for the aligner; min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
@@ -56,6 +60,8 @@ class SearchParams:
     scorer: str | None = None
     scorer_params: dict = field(default_factory=dict)
     scorer_map: bool = False
+    scorer_blend: str | None = None
+    cross_suppress: float = 1.0
     min_score: float = 0.3
 
     def __post_init__(self) -> None:
@@ -65,6 +71,10 @@ class SearchParams:
             raise ConfigError(f"max_distance must be within 0..256 bits, got {self.max_distance}")
         if self.max_candidates < 1:
             raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if self.scorer_blend not in (None, "window", "pair"):
+            raise ConfigError(f"scorer_blend must be 'window' or 'pair', got {self.scorer_blend!r}")
+        if not 0.0 <= self.cross_suppress <= 1.0:
+            raise ConfigError(f"cross_suppress must be within 0..1, got {self.cross_suppress}")
         if not 0.0 <= self.min_score <= 1.0:
             raise ConfigError(f"min_score must be within 0..1, got {self.min_score}")
 
@@ -171,10 +181,12 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     qtimes = query.features.timestamps
     per_video: dict[int, list] = {}
     pair_score: dict[int, float] = {}
-    refined_maps: dict[tuple[int, bool], SimilarityMap] = {}
-    # A scorer compares frame sequences as its network was trained: at the
-    # library's sampling rate on both sides (the query is sampled denser).
-    scorer_rows = at_rate(qtimes, lib.config.fps) if scorer is not None else None
+    # A learned comparator sees sequences as it was trained: at the library's
+    # sampling rate on both sides (the query is sampled denser for the kNN search).
+    scorer_rows, blend = None, None
+    if scorer is not None:
+        blend = params.scorer_blend or getattr(scorer, "blend", "window")
+        scorer_rows = at_rate(qtimes, lib.config.fps) if getattr(scorer, "same_rate", False) else np.arange(len(qtimes))
     for vid, flipped, members in shortlist(hits, params.max_candidates):
         if scorer is not None:
             qf = query.features
@@ -183,22 +195,24 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
                                    desc[scorer_rows])
             score, refined = scorer.score(qfeats, lib.frame_features(vid))
             pair_score[vid] = max(pair_score.get(vid, 0.0), score)
-            refined_maps[(vid, flipped)] = refined
         if scorer is not None and params.scorer_map:
             smap = replace(refined, flipped=flipped)
         else:
             rtimes = lib.frame_times(vid)
             smap = SimilarityMap(qtimes, rtimes, hits.qi[members], hits.ri[members], hits.sim[members], flipped)
         segs = aligner.align(smap)
-        if (vid, flipped) in refined_maps:
-            segs = [replace(s, score=float(np.sqrt(s.score * window_score(refined_maps[(vid, flipped)], s))))
-                    for s in segs]
+        if scorer is not None:
+            segs = [replace(s, score=float(np.sqrt(s.score * (
+                score if blend == "pair" else window_score(refined, s))))) for s in segs]
         if flipped:
             segs = [_as_flipped(s) for s in segs]
         per_video.setdefault(vid, []).extend(segs)
+    merged = [(vid, s) for vid, segs in per_video.items() for s in merge_segments(segs)]
+    per_video = {}
+    for (vid, _), s in zip(merged, suppress_across_references(merged, params.cross_suppress)):
+        per_video.setdefault(vid, []).append(s)
     matches = []
     for vid, segs in per_video.items():
-        segs = merge_segments(segs)
         segs = [s for s in segs if s.score >= params.min_score]
         if not segs:
             continue
