@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 DEFAULT_BENCH = REPO / "bench-out" / "eval-s1"
 SHARED = REPO.parent / "shared" / "data" / "videos"
 WEIGHTS = REPO / "vidtrace" / "models" / "weights"
+SKE_DEFAULT = WEIGHTS / "ske.onnx"
 
 
 def ensure_bench(bench: Path) -> Path:
@@ -71,9 +72,10 @@ def query_files(bench: Path) -> list[Path]:
     return sorted((bench / "queries").glob("*.mp4"))
 
 
-def run_aligner(aligner, maps) -> tuple[list, float]:
-    """Prediction rows of ``aligner`` on the maps and its mean seconds per map."""
-    from vidtrace.scoring import merge_segments
+def run_aligner(aligner, maps, suppress: float = 1.0) -> tuple[list, float]:
+    """Prediction rows of ``aligner`` on the maps and its mean seconds per map;
+    suppress < 1: cross-reference suppression per query (vidtrace.scoring)."""
+    from vidtrace.scoring import merge_segments, suppress_across_references
     from vidtrace.types import MatchRow
 
     per_pair: dict[tuple[str, str], list] = {}
@@ -85,9 +87,12 @@ def run_aligner(aligner, maps) -> tuple[list, float]:
         if smap.flipped:
             segs = [replace(s, flipped=True) for s in segs]
         per_pair.setdefault((qid, rid), []).extend(segs)
-    rows = []
+    per_query: dict[str, list] = {}
     for (qid, rid), segs in per_pair.items():
-        for s in merge_segments(segs):
+        per_query.setdefault(qid, []).extend((rid, s) for s in merge_segments(segs))
+    rows = []
+    for qid, pairs in per_query.items():
+        for (rid, _), s in zip(pairs, suppress_across_references(pairs, suppress)):
             rows.append(MatchRow(qid, rid, s.query_start, s.query_end, s.reference_start, s.reference_end, s.score))
     return rows, spent / max(1, len(maps))
 
@@ -127,7 +132,8 @@ def cached(path: Path | None, make):
     return value
 
 
-def table1(bench: Path, gt, work: Path, aligners: list[str], keep: Path | None = None) -> tuple[list[dict], dict]:
+def table1(bench: Path, gt, work: Path, aligners: list[str], keep: Path | None = None,
+           suppress: float = 1.0) -> tuple[list[dict], dict]:
     from vidtrace.library import Library, LibraryConfig
     from vidtrace.search import SearchParams
     from vidtrace.train.mapdata import extract_queries, search_maps
@@ -151,6 +157,11 @@ def table1(bench: Path, gt, work: Path, aligners: list[str], keep: Path | None =
         preds, spent = run_aligner(build_aligner(name), maps)
         rows.append({"aligner": name, **scores(gt, preds), "ms_per_pair": round(1000 * spent, 2)})
         print(f"  {name}: {rows[-1]}", flush=True)
+        if suppress < 1.0:
+            preds, _ = run_aligner(build_aligner(name), maps, suppress)
+            rows.append({"aligner": f"{name} + cross-reference suppression x{suppress:g}", **scores(gt, preds),
+                         "ms_per_pair": round(1000 * spent, 2)})
+            print(f"  {rows[-1]}", flush=True)
     return rows, {"maps": len(maps), "queries": len(queries), "queries_obj": queries}
 
 
@@ -231,6 +242,7 @@ def table2(bench: Path, gt, work: Path, queries, spd_models: dict, ske_models: d
             return sel.select_scores(sel.scores(th), ev.features.quality)
         return rule
 
+    model_of_student = ske_models.get("SKE student", (None,))[0] or ""
     rows_spec = [("uniform 8 fps", uniform(8.0), "spd"), ("uniform 4 fps", uniform(4.0), "spd"),
                  ("uniform 2 fps", uniform(2.0), "spd"), ("uniform 1 fps", uniform(1.0), "spd"),
                  ("SKE teacher (PDQ rule)", teacher, "spd")]
@@ -252,6 +264,27 @@ def table2(bench: Path, gt, work: Path, queries, spd_models: dict, ske_models: d
         print(f"  {row}", flush=True)
         return row
 
+    def library_row() -> dict:
+        """The shipped student as the library runs it at index time (vidtrace index --keyframes ske --fps 8)."""
+        from vidtrace.library import Library
+
+        cfg = replace(config, keyframes={"name": "ske"})
+        lib = Library.create(work / "lib-t2-ske-index", cfg)
+        lib.index_files([str(p) for p in refs], workers=1)
+        stored = sum(v.n_frames for v in lib.videos())
+        lib.save_index()
+        lib.close()
+        with Library.open(work / "lib-t2-ske-index") as lib:
+            maps = search_maps(lib, queries, params)
+        row = {"method": "SKE student at index time (--keyframes ske)", "compression": round(stored / basis, 4),
+               "stored_fps": round(stored / duration, 3)}
+        for name in ("spd", "tn"):
+            preds, spent = run_aligner(build_aligner(name, spd_models.get("spd") if name == "spd" else None), maps)
+            row.update({f"{name}_{k}": v for k, v in scores(gt, preds).items()})
+            row[f"{name}_ms_per_pair"] = round(1000 * spent, 2)
+        print(f"  {row}", flush=True)
+        return row
+
     for i, (label, rule, spd_key) in enumerate(rows_spec):
         out.append(run_row(i, label, rule, spd_key))
         if "SKE" in label or "SSAN" in label:  # uniform sampling storing at most as many frames
@@ -262,6 +295,8 @@ def table2(bench: Path, gt, work: Path, queries, spd_models: dict, ske_models: d
                 n = sum(int(uniform(mid)(ev).sum()) for _, ev, _ in described)
                 lo, hi = (mid, hi) if n <= target else (lo, mid)
             out.append(run_row(100 + i, f"uniform {lo:.2f} fps (frames of the row above)", uniform(lo), spd_key))
+        if label == "SKE student" and Path(model_of_student).resolve() == SKE_DEFAULT.resolve():
+            out.append(library_row())
     return out
 
 
@@ -284,6 +319,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ske", default=str(WEIGHTS / "ske.onnx"))
     ap.add_argument("--ske-ssan", default=str(WEIGHTS / "ske_ssan.onnx"))
     ap.add_argument("--ske-thresholds", default="", help="extra student thresholds, comma separated")
+    ap.add_argument("--suppress", type=float, default=1.0,
+                    help="table 1: also report each aligner with cross-reference suppression by this factor (< 1)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None,
                     help="folder keeping extracted queries, reference descriptors and maps between runs")
@@ -297,7 +334,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         print("table 1: aligners on the same index maps", flush=True)
         rows1, info = table1(bench, gt, work, [a for a in args.aligners.split(",") if a] if "1" in tables else [],
-                             args.keep)
+                             args.keep, args.suppress)
         queries = info.pop("queries_obj")
         if "1" in tables:
             print(markdown(rows1))
