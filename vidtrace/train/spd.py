@@ -373,7 +373,8 @@ def train(args: argparse.Namespace, log=print) -> dict:
     train_pairs, val_pairs = split_pairs(ds, 0.1, args.seed)
     engine_train, engine_val = [], []
     if not args.no_engine:
-        bench = make_engine_bench(Path(args.engine_bench), log=log)
+        bench = make_engine_bench(Path(args.engine_bench), queries=args.engine_queries,
+                                  negatives=args.engine_negatives, log=log)
         engine_train, engine_val = split_engine(engine_maps(bench, log), 0.15, args.seed)
         log(f"engine maps: {len(engine_train)} train, {len(engine_val)} validation (rendered {bench.name})")
     t_data = time.perf_counter() - t_start
@@ -439,7 +440,8 @@ def train(args: argparse.Namespace, log=print) -> dict:
                  "pairs": len(ds), "train_pairs": int(train_pairs.size), "validation_pairs": int(val_pairs.size),
                  "engine_bench": None if args.no_engine else {
                      "path": Path(args.engine_bench).name, "made_by": "vidtrace bench make --split train --seed 1729 "
-                     "--queries 120 --negatives 20", "train_maps": len(engine_train),
+                     f"--queries {args.engine_queries} --negatives {args.engine_negatives}",
+                     "train_maps": len(engine_train),
                      "validation_maps": len(engine_val)}},
         "training": {"steps": args.steps, "batch": args.batch, "lr": args.lr, "optimizer": "AdamW one-cycle",
                      "augment": asdict(aug), "device": str(device), "threads": args.threads,
@@ -483,6 +485,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-pairs", type=int, default=300, help="held-out pairs scored after training")
     p.add_argument("--engine-bench", default=str(default_engine_bench()),
                    help="rendered train-split benchmark whose engine maps are mixed in (rendered when missing)")
+    p.add_argument("--engine-queries", type=int, default=120,
+                   help="queries of that benchmark when it has to be rendered (default 120)")
+    p.add_argument("--engine-negatives", type=int, default=20, help="of which negatives (default 20)")
     p.add_argument("--no-engine", action="store_true", help="train on the synthetic maps only")
 
 
