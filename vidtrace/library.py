@@ -202,7 +202,8 @@ class Library:
         basis_fps = getattr(selector, "meta", {}).get("basis_fps")
         if basis_fps and abs(float(basis_fps) - float(config.fps or 0)) > 1e-9:
             raise ConfigError(f"keyframe selector {config.keyframes['name']!r} was trained on frames sampled at "
-                              f"{basis_fps:g} fps; create the library with fps={basis_fps:g} (got {config.fps!r})")
+                              f"{basis_fps:g} fps; create the library at that rate (vidtrace index --fps {basis_fps:g}), "
+                              f"not {config.fps!r}")
         get_index(config.index["name"], ext.index_dim, ext.kind, **{k: v for k, v in config.index.items() if k != "name"})
         unknown = set(config.index_variants) - set(ext.query_variant_names)
         if unknown:
