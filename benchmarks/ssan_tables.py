@@ -133,7 +133,7 @@ def cached(path: Path | None, make):
 
 
 def table1(bench: Path, gt, work: Path, aligners: list[str], keep: Path | None = None,
-           suppress: float = 1.0) -> tuple[list[dict], dict]:
+           suppress: float = 1.0, spd_model: str | None = None) -> tuple[list[dict], dict]:
     from vidtrace.library import Library, LibraryConfig
     from vidtrace.search import SearchParams
     from vidtrace.train.mapdata import extract_queries, search_maps
@@ -154,11 +154,11 @@ def table1(bench: Path, gt, work: Path, aligners: list[str], keep: Path | None =
     maps = cached(keep and keep / "maps-2fps.pkl", make_maps)
     rows = []
     for name in aligners:
-        preds, spent = run_aligner(build_aligner(name), maps)
+        preds, spent = run_aligner(build_aligner(name, spd_model), maps)
         rows.append({"aligner": name, **scores(gt, preds), "ms_per_pair": round(1000 * spent, 2)})
         print(f"  {name}: {rows[-1]}", flush=True)
         if suppress < 1.0:
-            preds, _ = run_aligner(build_aligner(name), maps, suppress)
+            preds, _ = run_aligner(build_aligner(name, spd_model), maps, suppress)
             rows.append({"aligner": f"{name} + cross-reference suppression x{suppress:g}", **scores(gt, preds),
                          "ms_per_pair": round(1000 * spent, 2)})
             print(f"  {rows[-1]}", flush=True)
@@ -334,7 +334,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         print("table 1: aligners on the same index maps", flush=True)
         rows1, info = table1(bench, gt, work, [a for a in args.aligners.split(",") if a] if "1" in tables else [],
-                             args.keep, args.suppress)
+                             args.keep, args.suppress, args.spd)
         queries = info.pop("queries_obj")
         if "1" in tables:
             print(markdown(rows1))
