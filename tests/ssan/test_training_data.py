@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,16 @@ def test_orient_and_label():
     np.testing.assert_allclose(boxes3, boxes)
     _, b4, r4 = orient(img, boxes, np.array([True]), "both")
     assert r4.tolist() == [True] and b4[0, 0] == 20 - 15
+
+
+def test_engine_benchmarks_with_evaluation_footage_are_refused():
+    from vidtrace.train.mapdata import DEFAULT_VIDEOS, _eval_footage
+
+    assert _eval_footage({"split": "train", "references": [{"file": "again.mkv"}]}) == set()
+    assert _eval_footage({"split": "eval", "references": [{"file": "elf.mp4"}, {"file": "synth5000.mp4"}]}) >= \
+        {"elf.mp4"}
+    synthetic = _eval_footage({"split": "eval", "references": [{"file": "synth5000.mp4"}]})
+    if Path(DEFAULT_VIDEOS).is_dir():
+        assert synthetic == set()  # footage generated in code is no evaluation footage
+    else:  # without the corpus nothing but a train-split benchmark is known to be safe
+        assert synthetic == {"synth5000.mp4"}

@@ -641,6 +641,22 @@ class EngineMap:
     reversed: np.ndarray
 
 
+def _eval_footage(manifest: dict) -> set[str]:
+    """File names among a benchmark's references that belong to the shared
+    corpus's evaluation families (any benchmark rendered from the "eval"
+    split, or from a folder holding such files, is one)."""
+    from vidtrace.bench.sources import split_families
+
+    if manifest.get("split") == "train":
+        return set()
+    eval_files = {m for f in split_families(DEFAULT_VIDEOS, "eval") for m in f.members} \
+        if Path(DEFAULT_VIDEOS).is_dir() else set()
+    names = {r["file"] for r in manifest.get("references", [])}
+    if not eval_files:  # the corpus is absent here: only a train-split benchmark is known to be safe
+        return names
+    return names & eval_files
+
+
 def engine_maps(bench_dir: Path, log=print) -> list[EngineMap]:
     """Index the references of a ``vidtrace bench make --split train``
     benchmark with the default library, search every query with the default
@@ -657,8 +673,10 @@ def engine_maps(bench_dir: Path, log=print) -> list[EngineMap]:
     if not cache.is_file():
         t0 = time.perf_counter()
         manifest = json.loads((bench_dir / "manifest.json").read_text())
-        if manifest.get("split") != "train":
-            raise RuntimeError(f"{bench_dir}: not a train-split benchmark; refusing to train on it")
+        leaked = _eval_footage(manifest)
+        if leaked:
+            raise RuntimeError(f"{bench_dir}: references {sorted(leaked)[:3]} are evaluation footage of the shared "
+                               "corpus; refusing to train on them")
         refs = [bench_dir / line.strip() if not Path(line.strip()).is_absolute() else Path(line.strip())
                 for line in (bench_dir / "refs.txt").read_text().splitlines() if line.strip()]
         config, params = LibraryConfig(), SearchParams()

@@ -32,7 +32,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -375,7 +375,10 @@ def train(args: argparse.Namespace, log=print) -> dict:
     if not args.no_engine:
         bench = make_engine_bench(Path(args.engine_bench), queries=args.engine_queries,
                                   negatives=args.engine_negatives, log=log)
-        engine_train, engine_val = split_engine(engine_maps(bench, log), 0.15, args.seed)
+        found = engine_maps(bench, log)
+        for extra in args.extra_engine_bench or ():  # other benchmarks, rendered beforehand (e.g. from synthetic footage)
+            found += [replace(m, query=f"{Path(extra).name}/{m.query}") for m in engine_maps(Path(extra), log)]
+        engine_train, engine_val = split_engine(found, 0.15, args.seed)
         log(f"engine maps: {len(engine_train)} train, {len(engine_val)} validation (rendered {bench.name})")
     t_data = time.perf_counter() - t_start
     log(f"{len(ds)} pairs ({train_pairs.size} train, {val_pairs.size} validation), "
@@ -442,7 +445,8 @@ def train(args: argparse.Namespace, log=print) -> dict:
                      "path": Path(args.engine_bench).name, "made_by": "vidtrace bench make --split train --seed 1729 "
                      f"--queries {args.engine_queries} --negatives {args.engine_negatives}",
                      "train_maps": len(engine_train),
-                     "validation_maps": len(engine_val)}},
+                     "validation_maps": len(engine_val),
+                     "extra": [Path(e).name for e in args.extra_engine_bench or ()]}},
         "training": {"steps": args.steps, "batch": args.batch, "lr": args.lr, "optimizer": "AdamW one-cycle",
                      "augment": asdict(aug), "device": str(device), "threads": args.threads,
                      "wall_s": round(time.perf_counter() - t_start, 1), "data_s": round(t_data, 1),
@@ -488,6 +492,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine-queries", type=int, default=120,
                    help="queries of that benchmark when it has to be rendered (default 120)")
     p.add_argument("--engine-negatives", type=int, default=20, help="of which negatives (default 20)")
+    p.add_argument("--extra-engine-bench", action="append", default=None, metavar="DIR",
+                   help="another rendered benchmark (no evaluation footage) whose engine maps are mixed in; repeatable")
     p.add_argument("--no-engine", action="store_true", help="train on the synthetic maps only")
 
 
