@@ -68,7 +68,8 @@ def _search_params(args):
         extra["query_fps"] = args.query_fps
     return SearchParams(k=args.k, max_distance=args.max_distance, max_candidates=args.max_candidates,
                         aligner=args.aligner, min_score=args.min_score, scorer=args.scorer,
-                        scorer_map=args.scorer_map, scorer_blend=args.scorer_blend, cross_suppress=args.cross_suppress, **extra)
+                        scorer_map=args.scorer_map, scorer_blend=args.scorer_blend,
+                        cross_suppress=args.cross_suppress, **extra)
 
 
 def _add_search_options(p: argparse.ArgumentParser) -> None:
@@ -241,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, help="library directory (created if missing)")
     add_feature_options(p)
     p.add_argument("--index", default="flat", help="index type: flat (exact, default) or hnsw (approximate)")
-    p.add_argument("--keyframes", default="uniform", help="keyframe selector: uniform (default), change, or ske (learned SSAN keyframes; needs --fps 8)")
+    p.add_argument("--keyframes", default="uniform",
+                   help="keyframe selector: uniform (default), change, or ske (learned SSAN keyframes; needs --fps 8)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="files decoded in parallel (default: min(2, CPUs))")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -201,9 +201,9 @@ class Library:
         selector = config.selector()
         basis_fps = getattr(selector, "meta", {}).get("basis_fps")
         if basis_fps and abs(float(basis_fps) - float(config.fps or 0)) > 1e-9:
-            raise ConfigError(f"keyframe selector {config.keyframes['name']!r} was trained on frames sampled at "
-                              f"{basis_fps:g} fps; create the library at that rate (vidtrace index --fps {basis_fps:g}), "
-                              f"not {config.fps!r}")
+            raise ConfigError(f"keyframe selector {config.keyframes['name']!r} was trained on frames sampled "
+                              f"at {basis_fps:g} fps; create the library at that rate "
+                              f"(vidtrace index --fps {basis_fps:g}), not {config.fps!r}")
         get_index(config.index["name"], ext.index_dim, ext.kind, **{k: v for k, v in config.index.items() if k != "name"})
         unknown = set(config.index_variants) - set(ext.query_variant_names)
         if unknown:

@@ -38,11 +38,12 @@ class SearchParams:
     the aligner's and, with scorer_blend "window", the scorer's similarity
     inside the segment's box (window_score) or, with "pair", the scorer's
     video-level score of the pair (None: the scorer's own choice,
-    Scorer.blend); cross_suppress: a segment covering the same query time
-    as a better segment of another reference has its score multiplied by
-    this (1 = off; vidtrace.scoring.suppress_across_references); the scorer sees the query at the library's sampling
-    rate (at_rate) when it needs it (Scorer.same_rate); with scorer_map its refined
-    frame-to-frame map also replaces the kNN map for the aligner; min_score:
+    Scorer.blend); the scorer sees the query at the library's sampling
+    rate (at_rate) when it needs it (Scorer.same_rate); with scorer_map its
+    refined frame-to-frame map also replaces the kNN map for the aligner;
+    cross_suppress: a segment covering the same query time as a better
+    segment of another reference has its score multiplied by this (1 = off;
+    vidtrace.scoring.suppress_across_references); min_score:
     matches below this calibrated score are not reported; query_fps:
     sampling rate of the query (denser than the library's, so that every
     indexed frame has a query frame close in time; None = the library's).

@@ -376,7 +376,7 @@ def train(args: argparse.Namespace, log=print) -> dict:
         bench = make_engine_bench(Path(args.engine_bench), queries=args.engine_queries,
                                   negatives=args.engine_negatives, log=log)
         found = engine_maps(bench, log)
-        for extra in args.extra_engine_bench or ():  # other benchmarks, rendered beforehand (e.g. from synthetic footage)
+        for extra in args.extra_engine_bench or ():  # rendered beforehand, e.g. from generated footage
             found += [replace(m, query=f"{Path(extra).name}/{m.query}") for m in engine_maps(Path(extra), log)]
         engine_train, engine_val = split_engine(found, 0.15, args.seed)
         log(f"engine maps: {len(engine_train)} train, {len(engine_val)} validation (rendered {bench.name})")
