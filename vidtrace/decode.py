@@ -162,6 +162,15 @@ class DecodeStats:
         return self.last_time + step if self.decoded else 0.0
 
 
+def sample_times(times: np.ndarray, fps: float) -> np.ndarray:
+    """Indices of the frames :func:`iter_frames` keeps when sampling frames at
+    ascending ``times`` (seconds) at ``fps``: the first frame of every 1/fps
+    interval. Used to thin features described at a denser rate."""
+    bucket = np.floor(np.asarray(times, dtype=np.float64) * fps + 1e-6)
+    keep = np.r_[True, bucket[1:] > np.maximum.accumulate(bucket)[:-1]] if bucket.size else np.zeros(0, bool)
+    return np.flatnonzero(keep)
+
+
 def iter_frames(path: str | os.PathLike, opts: DecodeOptions | None = None,
                 stats: DecodeStats | None = None) -> Iterator[SampledFrame]:
     """Yield sampled frames of `path` in presentation order.

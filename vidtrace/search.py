@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from vidtrace.decode import sample_times
 from vidtrace.errors import ConfigError
 from vidtrace.index.base import split_keys
 from vidtrace.library import Library
@@ -39,7 +40,7 @@ class SearchParams:
     inside the segment's box (window_score) or, with "pair", the scorer's
     video-level score of the pair (None: the scorer's own choice,
     Scorer.blend); the scorer sees the query at the library's sampling
-    rate (at_rate) when it needs it (Scorer.same_rate); with scorer_map its
+    rate (decode.sample_times) when it needs it (Scorer.same_rate); with scorer_map its
     refined frame-to-frame map also replaces the kNN map for the aligner;
     cross_suppress: a segment covering the same query time as a better
     segment of another reference has its score multiplied by this (1 = off;
@@ -186,8 +187,8 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
     # sampling rate on both sides (the query is sampled denser for the kNN search).
     scorer_rows, blend = None, None
     if scorer is not None:
-        blend = params.scorer_blend or getattr(scorer, "blend", "window")
-        scorer_rows = at_rate(qtimes, lib.config.fps) if getattr(scorer, "same_rate", False) else np.arange(len(qtimes))
+        blend = params.scorer_blend or scorer.blend
+        scorer_rows = sample_times(qtimes, lib.config.fps) if scorer.same_rate else np.arange(len(qtimes))
     for vid, flipped, members in shortlist(hits, params.max_candidates):
         if scorer is not None:
             qf = query.features
@@ -224,15 +225,6 @@ def search_extracted(lib: Library, query: ExtractedVideo, params: SearchParams |
         matches.append(Match(rec.path, vid, score, tuple(segs)))
     matches.sort(key=lambda m: (-m.score, m.reference_id))
     return QueryResult(query.info.path, query.info.duration, tuple(matches))
-
-
-def at_rate(times: np.ndarray, fps: float) -> np.ndarray:
-    """int64 indices of the frames at ascending `times` (seconds) that start
-    a new 1/fps interval: the same frames a sampler at `fps` would keep."""
-    bucket = np.floor(np.asarray(times, dtype=np.float64) * fps + 1e-6).astype(np.int64)
-    first = np.ones(len(bucket), dtype=bool)
-    first[1:] = bucket[1:] != bucket[:-1]
-    return np.nonzero(first)[0]
 
 
 def window_score(smap: SimilarityMap, seg) -> float:

@@ -55,6 +55,8 @@ from typing import Sequence
 
 import numpy as np
 
+from vidtrace.decode import sample_times
+
 DEFAULT_VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
 FORMAT_VERSION = 1
 
@@ -349,14 +351,6 @@ def _excerpt_plan(rng: np.random.Generator, src: SourceVideo, cfg: MapDataConfig
         if rng.random() < 0.04:
             steps.append(vt.TemporalShuffleDropout(p_shuffle=0.5, p_drop=0.1, fill="discard"))
     return vt.Compose(tuple(steps))
-
-
-def sample_times(times: np.ndarray, fps: float) -> np.ndarray:
-    """Indices of the frames the decoder keeps when sampling at ``fps``:
-    the first frame of every 1/fps interval (see vidtrace.decode.iter_frames)."""
-    bucket = np.floor(np.asarray(times, dtype=np.float64) * fps + 1e-6)
-    keep = np.r_[True, bucket[1:] > np.maximum.accumulate(bucket)[:-1]] if bucket.size else np.zeros(0, bool)
-    return np.flatnonzero(keep)
 
 
 def make_query(k: int, sources: Sequence[SourceVideo], cfg: MapDataConfig) -> Query:
