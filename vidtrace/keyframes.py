@@ -45,7 +45,13 @@ def get_selector(name: str, **params) -> "KeyframeSelector":
 
 
 class KeyframeSelector(ABC):
+    """select(feats) -> bool [N]. thumb_size: side of the grey thumbnails
+    (FrameFeatures.thumbs) the selector needs, None for none; basis_fps: the
+    sampling rate (frames/s) the selector was trained for, None for any."""
+
     name: str = ""
+    thumb_size: int | None = None
+    basis_fps: float | None = None
 
     @abstractmethod
     def select(self, feats: FrameFeatures) -> np.ndarray:
@@ -219,6 +225,7 @@ class SKESelector(KeyframeSelector):
         self.model = str(path)
         self.meta = json.loads(meta_path.read_text())
         self.thumb_size = int(self.meta["thumb_size"])
+        self.basis_fps = float(self.meta["basis_fps"])
         self.grid = int(self.meta["grid"])
         self.threshold = float(self.meta["threshold"] if threshold is None else threshold)
         self.interval = int(self.meta["interval"] if interval is None else interval)

@@ -199,8 +199,8 @@ class Library:
         # Validate the configuration before writing anything.
         ext = config.extractor()
         selector = config.selector()
-        basis_fps = getattr(selector, "meta", {}).get("basis_fps")
-        if basis_fps and abs(float(basis_fps) - float(config.fps or 0)) > 1e-9:
+        basis_fps = selector.basis_fps
+        if basis_fps and abs(basis_fps - float(config.fps or 0)) > 1e-9:
             raise ConfigError(f"keyframe selector {config.keyframes['name']!r} was trained on frames sampled "
                               f"at {basis_fps:g} fps; create the library at that rate "
                               f"(vidtrace index --fps {basis_fps:g}), not {config.fps!r}")
@@ -620,7 +620,7 @@ def _extract_job(path: str, config: dict):
     cfg = LibraryConfig(**config)
     try:
         return extract_video(path, cfg.extractor(), cfg.decode_options(), variants=cfg.index_variants,
-                             thumb_size=getattr(cfg.selector(), "thumb_size", None))
+                             thumb_size=cfg.selector().thumb_size)
     except VideoError as exc:
         return exc.problem
     except (OSError, MemoryError) as exc:
