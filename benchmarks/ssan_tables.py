@@ -302,11 +302,9 @@ def table2(bench: Path, gt, work: Path, queries, spd_models: dict, ske_models: d
         rows_spec.append((label, student(model, thr), "spd" if "SSAN" not in label else "spd_ssan"))
     out = []
 
-    def run_row(i: int, label: str, rule, spd_key: str) -> dict:
-        masks = [rule(ev, th) if rule.__code__.co_argcount == 2 else rule(ev) for _, ev, th in described]
-        stored = int(sum(m.sum() for m in masks))
-        with subset_library(work / f"lib-t2-{i}", described, masks, config) as lib:
-            maps = search_maps(lib, queries, params)
+    def row_of(label: str, lib, stored: int, spd_key: str) -> dict:
+        """One table row: the queries searched in ``lib`` (``stored`` frames), aligned by SPD and TN."""
+        maps = search_maps(lib, queries, params)
         row = {"method": label, "compression": round(stored / basis, 4), "stored_fps": round(stored / duration, 3)}
         for name in ("spd", "tn"):
             al = build_aligner(name, spd_models.get(spd_key) if name == "spd" else None)
@@ -316,26 +314,21 @@ def table2(bench: Path, gt, work: Path, queries, spd_models: dict, ske_models: d
         print(f"  {row}", flush=True)
         return row
 
+    def run_row(i: int, label: str, rule, spd_key: str) -> dict:
+        masks = [rule(ev, th) if rule.__code__.co_argcount == 2 else rule(ev) for _, ev, th in described]
+        with subset_library(work / f"lib-t2-{i}", described, masks, config) as lib:
+            return row_of(label, lib, int(sum(m.sum() for m in masks)), spd_key)
+
     def library_row() -> dict:
         """The shipped student as the library runs it at index time (vidtrace index --keyframes ske --fps 8)."""
         from vidtrace.library import Library
 
-        cfg = replace(config, keyframes={"name": "ske"})
-        lib = Library.create(work / "lib-t2-ske-index", cfg)
-        lib.index_files([str(p) for p in refs], workers=1)
-        stored = sum(v.n_frames for v in lib.videos())
-        lib.save_index()
-        lib.close()
-        with Library.open(work / "lib-t2-ske-index") as lib:
-            maps = search_maps(lib, queries, params)
-        row = {"method": "SKE student at index time (--keyframes ske)", "compression": round(stored / basis, 4),
-               "stored_fps": round(stored / duration, 3)}
-        for name in ("spd", "tn"):
-            preds, spent = run_aligner(build_aligner(name, spd_models.get("spd") if name == "spd" else None), maps)
-            row.update({f"{name}_{k}": v for k, v in scores(gt, preds).items()})
-            row[f"{name}_ms_per_pair"] = round(1000 * spent, 2)
-        print(f"  {row}", flush=True)
-        return row
+        root = work / "lib-t2-ske-index"
+        with Library.open(root, writable=True, create=True, config=replace(config, keyframes={"name": "ske"})) as lib:
+            lib.index_files([str(p) for p in refs], workers=1)
+        with Library.open(root) as lib:
+            stored = sum(v.n_frames for v in lib.videos())
+            return row_of("SKE student at index time (--keyframes ske)", lib, stored, "spd")
 
     for i, (label, rule, spd_key) in enumerate(rows_spec):
         out.append(run_row(i, label, rule, spd_key))
